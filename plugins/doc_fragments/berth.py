@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation shared by the berth.engine modules: requirements, where state lives, attributes."""
+from __future__ import annotations
+
+_COMMON = r'''
+requirements:
+  - Python >= 3.9 on the target, running as root.
+  - The berth engine on the target (the C(berth) Python package of this collection, installed with
+    pip) for containers; other modules fall back to the copy bundled in the collection.
+notes:
+  - The engine keeps its state under E(BERTH_ROOT) (default C(/var/lib/berth)), its runtime files
+    under E(BERTH_RUN) (default C(/run/berth)) and its configuration (registry credentials,
+    C(daemon.json)) under E(BERTH_CONFIG) (default C(/etc/berth)); set them with the C(environment)
+    keyword of a play or task.
+'''
+
+
+class ModuleDocFragment:
+    # Modules that change state.
+    DOCUMENTATION = _COMMON + r'''
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+'''
+
+    # Read-only *_info modules.
+    INFO = _COMMON + r'''
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: This action does not modify state.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+    details: This action does not modify state.
+'''

@@ -1,0 +1,1 @@
+"""``berth``: the docker-like command line (``python -m berth.cli``)."""

@@ -1,0 +1,26 @@
+"""berth.network: bridge networks for containers.
+
+    manager = NetworkManager(store)
+    manager.ensure_default()                       # predefined bridge / host / none
+    manager.create("web", subnet="10.1.0.0/24")    # docker network create
+    att = manager.attach(cid, "bridge", ports=["8080:80"], name="app")
+    att.netns_path, att.ip, att.settings(), att.docker_ports()
+    manager.release_container(cid)                 # everything of the container gone
+    manager.check(repair=True)                     # kernel <-> store reconciliation
+
+Modules: ``ipam`` (subnets, addresses), ``portmap`` (-p parsing, free ports), ``netlink`` (bridges,
+veth, netns files via pyroute2), ``firewall`` (iptables chains and rules), ``hosts`` (/etc/hosts,
+/etc/resolv.conf), ``manager`` (the service), ``reconcile`` (check).
+"""
+from __future__ import annotations
+
+from .config import NetworkConfig
+from .hosts import hosts_file, parse_add_host, resolv_conf, write_in_place
+from .manager import DEFAULT_NETWORK, PREDEFINED, NetworkManager
+from .portmap import PortMapping, docker_ports, from_exposed, parse_all, parse_publish
+from .reconcile import CheckReport
+from .views import Attachment
+
+__all__ = ["NetworkManager", "NetworkConfig", "Attachment", "CheckReport", "PortMapping",
+           "DEFAULT_NETWORK", "PREDEFINED", "parse_publish", "parse_all", "from_exposed",
+           "docker_ports", "hosts_file", "resolv_conf", "parse_add_host", "write_in_place"]

@@ -1,0 +1,284 @@
+"""Netfilter rules through the ``iptables`` CLI (its stable interface, nft or legacy backend alike).
+
+Chains (shared by every berth root on the host, created once, never deleted)::
+
+    nat    BERTH              <- PREROUTING, OUTPUT (-m addrtype --dst-type LOCAL): DNAT per port
+    nat    BERTH-POSTROUTING  <- POSTROUTING: MASQUERADE out, hairpin, localhost -> container
+    filter BERTH-FORWARD      <- FORWARD (first): isolation, then accept to/from berth bridges
+    filter BERTH-ISOLATION, BERTH-ISOLATION-2: traffic between two berth bridges is dropped
+    filter BERTH-INPUT        <- INPUT (first): no 127/8 into the host from a bridge
+
+Every rule berth adds carries ``-m comment --comment berth:<tag>`` (network or container id); rules
+of one owner are added in one ``iptables-restore --noflush`` batch and deleted in one.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shlex
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ..errors import BerthError
+from .portmap import PortMapping
+
+IPTABLES = "iptables"
+IPTABLES_RESTORE = "iptables-restore"
+IPTABLES_SAVE = "iptables-save"
+# Host-wide, not per berth root: the chains are shared. Not /run/xtables.lock: iptables-legacy
+# itself takes that one and would wait for us forever.
+LOCK_PATH = "/run/berth-iptables.lock"
+
+DNAT_CHAIN = "BERTH"
+POST_CHAIN = "BERTH-POSTROUTING"
+FORWARD_CHAIN = "BERTH-FORWARD"
+ISOLATION_1 = "BERTH-ISOLATION"
+ISOLATION_2 = "BERTH-ISOLATION-2"
+INPUT_CHAIN = "BERTH-INPUT"
+BASE_COMMENT = "berth"
+TAG_PREFIX = "berth:"
+
+CHAINS = (("nat", DNAT_CHAIN), ("nat", POST_CHAIN), ("filter", FORWARD_CHAIN),
+          ("filter", ISOLATION_1), ("filter", ISOLATION_2), ("filter", INPUT_CHAIN))
+_LOCAL = ["-m", "addrtype", "--dst-type", "LOCAL"]
+# (table, chain, rule, insert-first) hooking berth's chains in; order inside a chain matters only
+# for BERTH-FORWARD, whose first rule must be the isolation jump.
+HOOKS = (("nat", "PREROUTING", _LOCAL + ["-j", DNAT_CHAIN], False),
+         ("nat", "OUTPUT", _LOCAL + ["-j", DNAT_CHAIN], False),
+         ("nat", "POSTROUTING", ["-j", POST_CHAIN], False),
+         ("filter", "FORWARD", ["-j", FORWARD_CHAIN], True),
+         ("filter", "INPUT", ["-j", INPUT_CHAIN], True),
+         ("filter", FORWARD_CHAIN, ["-j", ISOLATION_1], True))
+
+
+class FirewallError(BerthError):
+    """iptables refused a change."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    chain: str
+    match: tuple[str, ...]
+    target: tuple[str, ...]
+
+    def line(self, tag: str) -> str:
+        parts = ["-A", self.chain, *self.match, "-m", "comment", "--comment", TAG_PREFIX + tag,
+                 *self.target]
+        # iptables-restore knows only double quotes; berth's tokens never need any
+        if any(not p or any(c.isspace() or c in "\"'" for c in p) for p in parts):
+            raise FirewallError(f"refusing to write an ambiguous iptables rule: {parts}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class SavedRule:
+    """One ``-A`` line of iptables-save that carries a berth comment."""
+    table: str
+    chain: str
+    line: str           # as printed by iptables-save, quoting included
+    tag: str
+
+
+def _rule(table: str, chain: str, match: str, target: str) -> Rule:
+    return Rule(table, chain, tuple(match.split()), tuple(target.split()))
+
+
+def network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
+    """What a bridge network needs, in order (DROPs after the ACCEPTs of the same bridge)."""
+    b, s = bridge, subnet
+    rules = [
+        _rule("filter", ISOLATION_1, f"-i {b} ! -o {b}", f"-j {ISOLATION_2}"),
+        _rule("filter", ISOLATION_2, f"-o {b}", "-j DROP"),
+        # route_localnet is on for the bridge: refuse new packets from it to 127/8 on the host
+        _rule("filter", INPUT_CHAIN, f"-i {b} -d 127.0.0.0/8 -m conntrack ! --ctstate "
+                                     f"RELATED,ESTABLISHED", "-j DROP"),
+    ]
+    if internal:
+        return rules + [
+            _rule("filter", FORWARD_CHAIN, f"-i {b} -o {b}", "-j ACCEPT"),
+            _rule("filter", FORWARD_CHAIN, f"-i {b}", "-j DROP"),
+            _rule("filter", FORWARD_CHAIN, f"-o {b}", "-j DROP"),
+        ]
+    return rules + [
+        _rule("nat", POST_CHAIN, f"-s {s} ! -o {b}", "-j MASQUERADE"),
+        _rule("nat", POST_CHAIN, f"-s {s} -o {b} -m conntrack --ctstate DNAT", "-j MASQUERADE"),
+        _rule("nat", POST_CHAIN, f"-o {b} -m addrtype --src-type LOCAL", "-j MASQUERADE"),
+        _rule("filter", FORWARD_CHAIN, f"-o {b} -m conntrack --ctstate RELATED,ESTABLISHED",
+              "-j ACCEPT"),
+        _rule("filter", FORWARD_CHAIN, f"-o {b} -m conntrack --ctstate DNAT", "-j ACCEPT"),
+        _rule("filter", FORWARD_CHAIN, f"-i {b}", "-j ACCEPT"),
+        _rule("filter", FORWARD_CHAIN, f"-o {b}", "-j DROP"),
+    ]
+
+
+def port_rules(container_ip: str, mappings: Iterable[PortMapping]) -> list[Rule]:
+    """One DNAT per published port; localhost works through route_localnet + BERTH-POSTROUTING."""
+    out = []
+    for m in mappings:
+        match = f"-p {m.protocol} -m {m.protocol} --dport {m.host_port}"
+        if m.host_ip:
+            match = f"-d {m.host_ip}/32 " + match
+        out.append(_rule("nat", DNAT_CHAIN, match,
+                         f"-j DNAT --to-destination {container_ip}:{m.container_port}"))
+    return out
+
+
+# ---- running iptables -------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run(argv: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(list(argv), input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        raise FirewallError(f"{argv[0]} not found: install the iptables package") from None
+
+
+def _check(proc: subprocess.CompletedProcess, what: str) -> None:
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise FirewallError(f"{what}: {detail[0] if detail else f'exit {proc.returncode}'}")
+
+
+def save() -> str:
+    proc = _run([IPTABLES_SAVE])
+    _check(proc, "iptables-save failed")
+    return proc.stdout
+
+
+def _restore(batch: dict[str, list[str]], what: str) -> None:
+    text = "".join(f"*{table}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
+                   for table, lines in batch.items() if lines)
+    if text:
+        _check(_run([IPTABLES_RESTORE, "-w", "--noflush"], stdin=text), what)
+
+
+def parse_saved(text: str) -> tuple[set[tuple[str, str]], list[str], list[SavedRule]]:
+    """(chains, every rule line as ``table|line``, berth-tagged rules) of an iptables-save dump."""
+    chains: set[tuple[str, str]] = set()
+    lines: list[str] = []
+    tagged: list[SavedRule] = []
+    table = ""
+    for raw in text.splitlines():
+        if raw.startswith("*"):
+            table = raw[1:].strip()
+        elif raw.startswith(":"):
+            chains.add((table, raw[1:].split()[0]))
+        elif raw.startswith("-A "):
+            lines.append(f"{table}|{raw}")
+            try:
+                tokens = shlex.split(raw)
+            except ValueError:
+                continue
+            for i, tok in enumerate(tokens[:-1]):
+                if tok == "--comment" and tokens[i + 1].startswith(TAG_PREFIX):
+                    tagged.append(SavedRule(table, tokens[1], raw, tokens[i + 1][len(TAG_PREFIX):]))
+    return chains, lines, tagged
+
+
+def _has_rule(lines: list[str], table: str, chain: str, rule: list[str]) -> bool:
+    """Does ``chain`` hold ``rule`` (ignoring its comment)? Compared token-wise on save output."""
+    for entry in lines:
+        t, _sep, raw = entry.partition("|")
+        if t != table:
+            continue
+        tokens = shlex.split(raw)
+        if tokens[1] != chain:
+            continue
+        if "--comment" in tokens:
+            i = tokens.index("--comment")
+            tokens = tokens[:i - 2] + tokens[i + 2:]
+        if tokens[2:] == rule:
+            return True
+    return False
+
+
+def ensure(tag: str, rules: Sequence[Rule]) -> None:
+    """berth's chains and hooks exist, and the rules tagged ``tag`` are ``rules`` (checked by
+    count; a differing set is replaced in one batch). One iptables-save when nothing is missing."""
+    with _locked():
+        chains, lines, tagged = parse_saved(save())
+        if _ensure_base(chains, lines):
+            tagged = tagged_rules()
+        current = [r for r in tagged if r.tag == tag]
+        if len(current) != len(rules):
+            _replace_locked(tag, rules, current)
+
+
+def _ensure_base(chains: set[tuple[str, str]], lines: list[str]) -> bool:
+    """Create what is missing; True if anything was."""
+    changed = False
+    for table, chain in CHAINS:
+        if (table, chain) not in chains:
+            changed = True
+            proc = _run([IPTABLES, "-w", "-t", table, "-N", chain])
+            if proc.returncode != 0 and "exists" not in proc.stderr:
+                _check(proc, f"cannot create chain {table}/{chain}")
+    for table, chain, rule, first in HOOKS:
+        if _has_rule(lines, table, chain, rule):
+            continue
+        changed = True
+        where = ["-I", chain, "1"] if first else ["-A", chain]
+        comment = ["-m", "comment", "--comment", BASE_COMMENT]
+        _check(_run([IPTABLES, "-w", "-t", table, *where, *rule[:-2], *comment, *rule[-2:]]),
+               f"cannot hook {chain} in {table}")
+    return changed
+
+
+def tagged_rules() -> list[SavedRule]:
+    return parse_saved(save())[2]
+
+
+def replace(tag: str, rules: Sequence[Rule]) -> None:
+    """Make ``rules`` exactly the rules tagged ``tag``: one batch deletes old, adds new."""
+    with _locked():
+        _replace_locked(tag, rules, [r for r in tagged_rules() if r.tag == tag])
+
+
+def _replace_locked(tag: str, rules: Sequence[Rule], current: Sequence[SavedRule]) -> None:
+    batch: dict[str, list[str]] = {"nat": [], "filter": []}
+    for old in current:
+        batch.setdefault(old.table, []).append("-D" + old.line[2:])
+    for rule in rules:
+        batch.setdefault(rule.table, []).append(rule.line(tag))
+    _restore(batch, f"cannot apply firewall rules of {tag[:12]}")
+
+
+def remove(tags: Iterable[str]) -> int:
+    """Delete every rule tagged with one of ``tags`` in one batch; returns how many."""
+    wanted = set(tags)
+    with _locked():
+        batch: dict[str, list[str]] = {}
+        count = 0
+        for old in tagged_rules():
+            if old.tag in wanted:
+                batch.setdefault(old.table, []).append("-D" + old.line[2:])
+                count += 1
+        _restore(batch, "cannot remove firewall rules")
+    return count
+
+
+def published_ports() -> list[tuple[str, str, int]]:
+    """(proto, host_ip or "", port) of every DNAT in the BERTH chain, whichever root made it."""
+    out = []
+    for rule in tagged_rules():
+        if rule.table != "nat" or rule.chain != DNAT_CHAIN:
+            continue
+        tokens = shlex.split(rule.line)
+        opts = dict(zip(tokens, tokens[1:]))
+        if "--dport" not in opts or "-p" not in opts:
+            continue
+        ip = opts.get("-d", "").split("/")[0]
+        out.append((opts["-p"], ip, int(opts["--dport"])))
+    return out

@@ -1,0 +1,149 @@
+"""Runtime calls made in a short-lived forked child, the way containerd's shim runs runc.
+
+The shim itself never imports ``berth.runtime``: ctypes, the container init and the cgroup
+backends would add ~4 MB to every idle shim. Each call forks a child that imports the runtime,
+makes the call, sends the result back over a socketpair (with the pty master for a tty) and exits.
+For ``start`` the child makes itself a child subreaper, as the runtime requires; PID 1 is
+reparented to it and, when it exits, to the shim: the kernel hands orphans to the nearest living
+subreaper ancestor.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~1 MB of RSS; the shim must stay small
+    from typing import Any, Iterable
+
+EXIT_INIT_FAILED = 125
+
+
+class RuntimeCallError(Exception):
+    """The runtime refused; ``exit_code`` is Docker's (125 engine, 126 not executable, 127 not
+    found)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_INIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def start(bundle: str, runtime: str, stdio: tuple[int, int, int],
+          console: bool) -> tuple[int, int | None]:
+    """Start the bundle's process; return (host pid of PID 1, pty master fd or None)."""
+    reply, fds = _call("start", {"bundle": bundle, "runtime": runtime, "stdio": list(stdio),
+                                 "console": console}, keep=stdio)
+    if console and not fds:
+        raise RuntimeCallError("the runtime returned no console")
+    return int(reply["pid"]), (fds[0] if fds else None)
+
+
+def cleanup(bundle: str, runtime: str) -> bool:
+    """After PID 1 exited: kill what is left, remove the cgroup; return whether the kernel's OOM
+    killer struck in it."""
+    reply, _fds = _call("cleanup", {"bundle": bundle, "runtime": runtime})
+    return bool(reply.get("oom_killed"))
+
+
+def set_frozen(bundle: str, frozen: bool) -> None:
+    _call("freeze" if frozen else "thaw", {"bundle": bundle})
+
+
+def _call(op: str, args: dict, keep: Iterable[int] = ()) -> tuple[dict, list[int]]:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            _child_main(op, args, theirs, ours, keep)
+        theirs.close()
+        raw, fds = _receive(ours)
+    finally:
+        ours.close()
+        theirs.close()
+    os.waitpid(pid, 0)
+    try:
+        reply = json.loads(raw)
+    except ValueError:
+        reply = {"ok": False, "error": f"runtime call {op} died without an answer"}
+    if not reply.get("ok"):
+        for fd in fds:
+            os.close(fd)
+        raise RuntimeCallError(str(reply.get("error") or f"runtime call {op} failed"),
+                               int(reply.get("exit_code") or EXIT_INIT_FAILED))
+    return reply, fds
+
+
+def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
+    chunks: list[bytes] = []
+    fds: list[int] = []
+    while True:
+        data, new_fds, _flags, _peer = socket.recv_fds(sock, 65536, 4)
+        for fd in new_fds:
+            os.set_inheritable(fd, False)
+        fds += new_fds
+        if not data:
+            return b"".join(chunks), fds
+        chunks.append(data)
+
+
+def _child_main(op: str, args: dict, sock: socket.socket, other: socket.socket,
+                keep: Iterable[int]) -> None:  # pragma: no cover - runs in the child
+    try:
+        signal.set_wakeup_fd(-1)  # the shim's signal pipe is not ours
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        other.close()
+        _close_fds_except({sock.fileno(), *keep})
+        try:
+            reply, fds = _perform(op, args)
+            reply["ok"] = True
+        except BaseException as e:  # noqa: BLE001 - every failure goes back as one line
+            reply, fds = {"ok": False, "error": str(e) or type(e).__name__,
+                          "exit_code": int(getattr(e, "exit_code", EXIT_INIT_FAILED))}, []
+        payload = json.dumps(reply).encode()
+        if fds:
+            socket.send_fds(sock, [payload], fds)
+        else:
+            sock.sendall(payload)
+    finally:
+        os._exit(0)
+
+
+def _close_fds_except(keep: set) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _perform(op: str, args: dict) -> tuple[dict[str, Any], list[int]]:  # pragma: no cover
+    from .. import runtime as rt
+
+    if op == "start":
+        rt.set_child_subreaper()
+        started = rt.runtime_for(args["runtime"]).start(args["bundle"], *args["stdio"],
+                                                        console=args["console"])
+        return {"pid": started.pid}, ([started.console_fd] if started.console_fd is not None
+                                      else [])
+    if op == "cleanup":
+        oom_killed = False
+        try:
+            cgroup = rt.container_cgroup(args["bundle"])
+            if cgroup is not None and cgroup.exists():
+                oom_killed = bool(cgroup.stats().get("oom_kills"))
+        except (rt.CgroupError, OSError):
+            pass  # no memory controller: nothing to report
+        rt.runtime_for(args["runtime"]).delete(args["bundle"], force=True)
+        return {"oom_killed": oom_killed}, []
+    if op in ("freeze", "thaw"):
+        cgroup = rt.container_cgroup(args["bundle"])
+        if cgroup is None:
+            raise rt.CgroupError("the container has no cgroup to freeze")
+        cgroup.freeze() if op == "freeze" else cgroup.thaw()
+        return {}, []
+    raise ValueError(f"unknown runtime call {op!r}")

@@ -1,0 +1,54 @@
+"""Fixtures for runtime tests: an overlay-mounted busybox bundle that always cleans up after itself.
+
+The pytest process makes itself a child subreaper (as the shim will be) so each container's PID 1
+is reparented to it and reaped here with os.waitpid.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pytest
+from rt_helpers import TEST_CGROUP_PARENT, Bundle
+
+import berth.runtime as rt
+
+
+@pytest.fixture(scope="package", autouse=True)
+def subreaper() -> Iterator[None]:
+    """Make pytest a child subreaper for these tests only (elsewhere an orphan must go to init);
+    at the end remove the parent cgroup the tests shared."""
+    was = rt.is_child_subreaper()
+    if not was:
+        rt.set_child_subreaper()
+    yield
+    if not was:
+        rt.set_child_subreaper(False)
+    layout = rt.detect()
+    for mountpoint in [m for m, _controllers in layout.v1] + ([layout.unified] if layout.unified else []):
+        try:
+            os.rmdir(os.path.join(mountpoint, TEST_CGROUP_PARENT))
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def make_bundle(berth_env: Any, busybox_rootfs_dir: str) -> Iterator[Callable[..., Bundle]]:
+    bundles: list[Bundle] = []
+
+    def make(runtime: str = "berth") -> Bundle:
+        bundle = Bundle(berth_env.base, busybox_rootfs_dir, runtime)
+        bundles.append(bundle)
+        return bundle
+
+    try:
+        yield make
+    finally:
+        for bundle in bundles:
+            bundle.cleanup()
+
+
+@pytest.fixture
+def bundle(make_bundle: Callable[..., Bundle]) -> Bundle:
+    return make_bundle()
