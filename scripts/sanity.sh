@@ -8,7 +8,8 @@
 #   SANITY_PYTHONS  target Pythons for the multi-version tests (compile, import); default
 #                   "3.9 3.10 3.11 3.12 3.13", each used only if /root/.pyenv/versions/X.Y.* has it
 #   SANITY_ARGS     extra ansible-test arguments, e.g. "--test pep8 --test pylint"
-#   SANITY_SERIAL   1 = run the controllers one after the other (default: both at once)
+#   SANITY_SERIAL   0 = run both controllers at once (default 1: one after the other, because two
+#                   ansible-test runs that create the same test venv at once break each other)
 #   SANITY_SHOW     how many problem lines to print per controller (default 300; 0 = all)
 #   SANITY_KEEP     1 = keep the temp copies (/tmp/berth-sanity.*) for debugging
 # Full logs land in tests/output/sanity/<venv>.log, the problems in <venv>.problems.
@@ -29,8 +30,8 @@
 #   ansible-test skips its shell script test by itself when the binary is missing, hence
 #   scripts/setup-host.sh installs it. Targets that are not installed are skipped by ansible-test
 #   with a warning (Python 3.8 for ansible-core 2.19, 3.14 for 2.21).
-# Runtime (measured, both controllers in parallel): ~3.5 min the first time (ansible-test creates
-# its venvs under ~/.ansible/test/venv from PyPI), about 2 min afterwards.
+# Runtime (measured, one controller after the other): ~6 min the first time (ansible-test creates
+# its venvs under ~/.ansible/test/venv from PyPI), about 4 min afterwards.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -164,7 +165,7 @@ total_start=$(date +%s)
 pids=()
 for venv in "${ran[@]}"; do
     echo "sanity: $("$venv/bin/python" -c 'import ansible.release as r; print("ansible-core", r.__version__)') ($(basename "$venv")) ..."
-    if [ "${SANITY_SERIAL:-0}" = 1 ]; then
+    if [ "${SANITY_SERIAL:-1}" = 1 ]; then
         run_one "$venv"
     else
         run_one "$venv" &

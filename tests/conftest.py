@@ -15,20 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testlib import mounts_under
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_CACHE = os.environ.get("BERTH_FIXTURE_CACHE") or "/var/cache/berth-fixtures"
-
-
-def mounts_under(prefix: str) -> list[str]:
-    """Mount points below ``prefix`` in this mount namespace, deepest first."""
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == prefix or point.startswith(prefix.rstrip("/") + "/"):
-                points.append(point)
-    return sorted(points, key=len, reverse=True)
 
 
 def detach_mounts(prefix: str) -> None:

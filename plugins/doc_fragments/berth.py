@@ -3,7 +3,11 @@
 """Documentation shared by the berth.engine modules: requirements, where state lives, attributes."""
 from __future__ import annotations
 
-_COMMON = r'''
+
+class ModuleDocFragment:
+    # Every module: requirements, where the engine keeps its state, the platform; add ACTIONS or
+    # INFO for the check and diff mode attributes.
+    DOCUMENTATION = r'''
 requirements:
   - Python >= 3.9 on the target, running as root.
   - The berth engine on the target (the C(berth) Python package of this collection, installed with
@@ -13,12 +17,15 @@ notes:
     under E(BERTH_RUN) (default C(/run/berth)) and its configuration (registry credentials,
     C(daemon.json)) under E(BERTH_CONFIG) (default C(/etc/berth)); set them with the C(environment)
     keyword of a play or task.
+attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
 '''
 
-
-class ModuleDocFragment:
     # Modules that change state.
-    DOCUMENTATION = _COMMON + r'''
+    ACTIONS = r'''
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -29,7 +36,7 @@ attributes:
 '''
 
     # Read-only *_info modules.
-    INFO = _COMMON + r'''
+    INFO = r'''
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

@@ -17,6 +17,8 @@ author:
   - berth.engine developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.berth
+  - berth.engine.berth.actions
+  - berth.engine.container.runtime
 options:
   name:
     description: Name of the container.
@@ -146,46 +148,6 @@ options:
   restart_retries:
     description: Most restarts with O(restart_policy=on-failure).
     type: int
-  memory:
-    description: Memory limit, C(512m), C(1g)...
-    type: str
-  memory_swap:
-    description: Memory plus swap limit; V(-1) for unlimited swap.
-    type: str
-  cpus:
-    description: Number of CPUs the container may use.
-    type: float
-  cpu_shares:
-    description: CPU shares (relative weight).
-    type: int
-  cpuset_cpus:
-    description: CPUs the container may run on, C(0-2), C(0,3).
-    type: str
-  pids_limit:
-    description: Most processes in the container.
-    type: int
-  ulimits:
-    description: Resource limits C(name=soft[:hard]), for example C(nofile=1024:2048).
-    type: list
-    elements: str
-  devices:
-    description: Host devices C(/dev/host[:/dev/container[:rwm]]).
-    type: list
-    elements: str
-  privileged:
-    description: Run with every capability and device.
-    type: bool
-  capabilities:
-    description: Capabilities to add (C(NET_ADMIN) or C(CAP_NET_ADMIN)).
-    type: list
-    elements: str
-  cap_drop:
-    description: Capabilities to drop; V(ALL) drops every one.
-    type: list
-    elements: str
-  read_only:
-    description: Mount the root filesystem read-only.
-    type: bool
   user:
     description: User (and group) to run as, C(name), C(uid[:gid]).
     type: str

@@ -15,6 +15,7 @@ author:
   - berth.engine developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.berth
+  - berth.engine.berth.actions
 options:
   name:
     description: Name of the network.
@@ -49,6 +50,16 @@ options:
     description: Bridge driver options, for example C(com.docker.network.bridge.name) or
       C(com.docker.network.driver.mtu); options the engine adds itself are not a difference.
     type: dict
+  connected:
+    description: Containers (names) connected to the network. Unless O(appends), other containers
+      are disconnected.
+    type: list
+    elements: str
+    aliases: [containers]
+  appends:
+    description: Connect the O(connected) containers without disconnecting others.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''

@@ -12,6 +12,7 @@ description:
 author:
   - berth.engine developers (@berth-engine)
 extends_documentation_fragment:
+  - berth.engine.berth
   - berth.engine.berth.info
 options:
   name:

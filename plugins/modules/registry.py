@@ -15,6 +15,7 @@ author:
   - berth.engine developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.berth
+  - berth.engine.berth.actions
 options:
   registry_url:
     description:

@@ -13,6 +13,7 @@ author:
   - berth.engine developers (@berth-engine)
 extends_documentation_fragment:
   - berth.engine.berth
+  - berth.engine.berth.actions
 options:
   name:
     description: Name of the volume.

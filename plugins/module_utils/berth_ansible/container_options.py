@@ -111,7 +111,78 @@ def _or_image(key: str, empty: Any = None) -> Any:
     return lambda value, config: value if value not in (None, "") else (_img(config, key) or empty)
 
 
-OPTIONS = (
+HEALTHCHECK_SUBOPTIONS = (
+    Option("test", "raw", ("A string runs with C(/bin/sh -c) (C(CMD-SHELL)); a list is Docker's "
+                           "form, C([CMD, prog, arg...]); V([NONE]) disables the image's check.")),
+    Option("interval", "str", "Time between checks, C(30s), C(1m30s) (default 30s)."),
+    Option("timeout", "str", "Time a check may take before it counts as failed (default 30s)."),
+    Option("start_period", "str", "Time after the start during which failures do not count."),
+    Option("retries", "int", "Failures in a row that make the container unhealthy (default 3)."),
+)
+
+
+def _healthcheck(value: Dict[str, Any]) -> Dict[str, Any]:
+    health = importlib.import_module(engine.load("container").__name__ + ".health")
+    test = value.get("test")
+    try:
+        if isinstance(test, list):
+            durations = health.from_options(
+                None, value.get("interval"), value.get("timeout"), value.get("start_period"),
+                value.get("retries")) or {}
+            return health.validate(dict(durations, Test=[str(t) for t in test]))
+        if test is not None and not isinstance(test, str):
+            raise BadOption("healthcheck.test must be a string or a list of strings")
+        return health.from_options(test or None, value.get("interval"), value.get("timeout"),
+                                   value.get("start_period"), value.get("retries")) or {}
+    except engine.errors().InvalidArgument as exc:
+        raise BadOption(f"healthcheck: {exc}") from None
+
+
+MOUNT_SUBOPTIONS = (
+    Option("target", "str", "Path in the container.", required=True),
+    Option("source", "str", "Host path (V(bind)) or volume name (V(volume); none: anonymous)."),
+    Option("type", "str", "Kind of mount.", choices=("bind", "volume", "tmpfs"), default="volume"),
+    Option("read_only", "bool", "Mount read-only.", default=False),
+    Option("propagation", "str", "Bind propagation.",
+           choices=("private", "rprivate", "shared", "rshared", "slave", "rslave")),
+    Option("no_copy", "bool", "Do not fill an empty volume with the image's content.",
+           default=False),
+    Option("tmpfs_size", "str", "Size of a V(tmpfs) mount, C(64m)."),
+    Option("tmpfs_mode", "str", "Octal mode of a V(tmpfs) mount, C(1777)."),
+)
+
+
+def _mounts(value: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The structured form the engine keeps for ``--mount`` (the same checks as the CLI's)."""
+    mount_point = engine.load("volume").mount_point
+    out = []
+    for item in value:
+        mount = {"type": item["type"], "source": item.get("source") or "",
+                 "target": item["target"], "read_only": bool(item.get("read_only")),
+                 "propagation": item.get("propagation") or "",
+                 "no_copy": bool(item.get("no_copy")), "volume_driver": "",
+                 "volume_labels": {}, "volume_options": {}, "tmpfs_size": None,
+                 "tmpfs_mode": None}
+        try:
+            if item.get("tmpfs_size"):
+                mount["tmpfs_size"] = engine.load("container").parse_size(item["tmpfs_size"])
+            if item.get("tmpfs_mode"):
+                mount["tmpfs_mode"] = int(str(item["tmpfs_mode"]), 8)
+            mount_point(mount)
+        except ValueError:
+            raise BadOption(f"mounts: invalid tmpfs_mode {item['tmpfs_mode']!r}") from None
+        except engine.errors().InvalidArgument as exc:
+            raise BadOption(f"mounts: {exc}") from None
+        out.append(mount)
+    return out
+
+
+def _image_healthcheck(value: Any, config: Dict[str, Any]) -> Any:
+    health = importlib.import_module(engine.load("container").__name__ + ".health")
+    return health.merge(value, _img(config, "Healthcheck"))
+
+
+MODULE_OPTIONS = (
     # -- what the module does -------------------------------------------------------------------
     Option("name", "str", "Name of the container.", required=True),
     Option("state", "str", ("V(present): the container exists (created, not started; a running one "
@@ -188,6 +259,31 @@ OPTIONS = (
            choices=RESTART_POLICIES, comparison="strict", field="restart_policy"),
     Option("restart_retries", "int", "Most restarts with O(restart_policy=on-failure).",
            comparison="strict", field="restart_max_retries"),
+    Option("user", "str", "User (and group) to run as, C(name), C(uid[:gid]).",
+           comparison="strict", field="user", effective=_or_image("User", "")),
+    Option("working_dir", "str", "Working directory inside the container (absolute).",
+           comparison="strict", field="workdir", effective=_or_image("WorkingDir", "")),
+    Option("hostname", "str", "Host name; the short container ID when not given.",
+           comparison="strict", field="hostname"),
+    Option("labels", "dict", "Labels, merged over the image's.", comparison="strict",
+           field="labels", to_engine=_strings("labels"),
+           effective=lambda value, config: dict(_img(config, "Labels") or {}, **(value or {}))),
+    Option("ipc_mode", "str", "IPC namespace: V(private), V(shareable), V(host), V(none), "
+           "C(container:NAME).", comparison="strict", field="ipc"),
+    Option("init", "bool", "Run an init process (tini) as PID 1 that reaps zombies.",
+           comparison="strict", field="init"),
+    Option("tty", "bool", "Allocate a pseudo terminal.", comparison="strict", field="tty"),
+    Option("interactive", "bool", "Keep standard input open.", comparison="strict",
+           field="interactive"),
+    Option("stop_signal", "str", "Signal that stops the container (the image's or SIGTERM by "
+           "default).", comparison="strict", field="stop_signal", effective=_signal),
+    Option("stop_timeout", "int", "Seconds to wait after the stop signal before killing; also "
+           "used when the module stops the container.", comparison="strict", field="stop_timeout"),
+)
+
+#: resources, privileges, health check and logging: documented in the doc fragment
+#: ``berth.engine.container.runtime`` (plugins/doc_fragments/container.py) to keep the module short
+RUNTIME_OPTIONS = (
     Option("memory", "str", "Memory limit, C(512m), C(1g)...", comparison="strict", field="memory",
            to_engine=_size("parse_size")),
     Option("memory_swap", "str", "Memory plus swap limit; V(-1) for unlimited swap.",
@@ -212,24 +308,18 @@ OPTIONS = (
            comparison="strict", unordered=True, field="cap_drop", to_engine=_caps),
     Option("read_only", "bool", "Mount the root filesystem read-only.", comparison="strict",
            field="read_only"),
-    Option("user", "str", "User (and group) to run as, C(name), C(uid[:gid]).",
-           comparison="strict", field="user", effective=_or_image("User", "")),
-    Option("working_dir", "str", "Working directory inside the container (absolute).",
-           comparison="strict", field="workdir", effective=_or_image("WorkingDir", "")),
-    Option("hostname", "str", "Host name; the short container ID when not given.",
-           comparison="strict", field="hostname"),
-    Option("labels", "dict", "Labels, merged over the image's.", comparison="strict",
-           field="labels", to_engine=_strings("labels"),
-           effective=lambda value, config: dict(_img(config, "Labels") or {}, **(value or {}))),
-    Option("ipc_mode", "str", "IPC namespace: V(private), V(shareable), V(host), V(none), "
-           "C(container:NAME).", comparison="strict", field="ipc"),
-    Option("init", "bool", "Run an init process (tini) as PID 1 that reaps zombies.",
-           comparison="strict", field="init"),
-    Option("tty", "bool", "Allocate a pseudo terminal.", comparison="strict", field="tty"),
-    Option("interactive", "bool", "Keep standard input open.", comparison="strict",
-           field="interactive"),
-    Option("stop_signal", "str", "Signal that stops the container (the image's or SIGTERM by "
-           "default).", comparison="strict", field="stop_signal", effective=_signal),
-    Option("stop_timeout", "int", "Seconds to wait after the stop signal before killing; also "
-           "used when the module stops the container.", comparison="strict", field="stop_timeout"),
+    Option("healthcheck", "dict", ("Health check, over the image's C(HEALTHCHECK). The container's "
+                                   "monitor runs it; C(State.Health) of RV(container) shows the "
+                                   "result."), comparison="strict", field="healthcheck",
+           to_engine=_healthcheck, effective=_image_healthcheck,
+           suboptions=HEALTHCHECK_SUBOPTIONS),
+    Option("log_options", "dict", "json-file log rotation: C(max-size) (C(10m)) and C(max-file).",
+           comparison="strict", field="log_options", to_engine=_strings("log_options")),
+    Option("mounts", "list", "Mounts in structured form (C(--mount)).", elements="dict",
+           comparison="strict", unordered=True, field="mounts", to_engine=_mounts,
+           suboptions=MOUNT_SUBOPTIONS),
+    Option("volumes_from", "list", "Mount every volume of these containers, C(name[:ro|rw]).",
+           elements="str", comparison="strict", unordered=True, field="volumes_from"),
 )
+
+OPTIONS = MODULE_OPTIONS + RUNTIME_OPTIONS

@@ -4,11 +4,13 @@ A module's DOCUMENTATION is a string literal (ansible-doc reads it without runni
 cannot be computed at run time. Instead its ``options:`` section (always the LAST key) is generated
 from the module's ``OPTIONS``: ``tests/unit/modules/test_docs.py`` fails on any difference, and
 ``BERTH_REGEN_DOCS=1 pytest tests/unit/modules/test_docs.py`` rewrites the section in place.
+Options documented in one of the collection's doc fragments (named in the module's
+``extends_documentation_fragment``) are checked against the same model but live in the fragment.
 Used by tests only; PyYAML is imported on demand.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from .options import Option, doc_options
 
@@ -67,12 +69,18 @@ def _wrapped(text: str, prefix: str, pad: str = "", width: int = 100) -> str:
     return "\n".join(out)
 
 
-def problems(documentation: str, options: Sequence[Option]) -> List[str]:
-    """Differences between DOCUMENTATION's options and the model's, one line each."""
+def problems(documentation: str, options: Sequence[Option],
+             fragment_options: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Differences between the documented options (DOCUMENTATION's plus ``fragment_options``, the
+    options of its doc fragments) and the model's, one line each."""
     import yaml
 
     doc = yaml.safe_load(documentation) or {}
-    documented: Dict[str, Any] = doc.get("options") or {}
+    documented: Dict[str, Any] = dict(doc.get("options") or {})
+    for name, entry in (fragment_options or {}).items():
+        if name in documented:
+            return [f"option {name} is documented both in the module and in a fragment"]
+        documented[name] = entry
     wanted = doc_options(options)
     out = []
     for name in sorted(set(documented) | set(wanted)):
@@ -90,9 +98,12 @@ def problems(documentation: str, options: Sequence[Option]) -> List[str]:
     return out
 
 
-def rewrite(documentation: str, options: Sequence[Option]) -> str:
-    """``documentation`` with its trailing options section regenerated."""
+def rewrite(documentation: str, options: Sequence[Option],
+            fragment_names: Iterable[str] = ()) -> str:
+    """``documentation`` with its trailing options section regenerated (without the options its
+    fragments document)."""
     head, sep = documentation.rpartition(MARKER)[:2]
     if not sep:
         raise ValueError("DOCUMENTATION has no options: section")
-    return head + "\n" + render(options)
+    skip = set(fragment_names)
+    return head + "\n" + render([o for o in options if o.name not in skip])

@@ -2,14 +2,16 @@
 
 A network's addressing, ``internal`` flag, labels and driver options are fixed at creation: when the
 task asks for other values the network is replaced (removed and created again), which the engine
-refuses while containers are connected to it.
+refuses while containers are connected to it. ``connected`` containers are connected (a running one
+at once, a stopped one when it starts) and, unless ``appends``, the others are disconnected.
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+import importlib
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import engine
-from .options import Option, comparison_modes, differences
+from .options import BadOption, Option, comparison_modes, differences
 
 
 def _ipam(key: str) -> Any:
@@ -42,6 +44,11 @@ OPTIONS = (
                                       "itself are not a difference."),
            comparison="allow_more_present", read=lambda doc: doc.get("Options") or {},
            to_engine=_strings),
+    Option("connected", "list", ("Containers (names) connected to the network. Unless O(appends), "
+                                 "other containers are disconnected."), elements="str",
+           aliases=("containers",)),
+    Option("appends", "bool", "Connect the O(connected) containers without disconnecting others.",
+           default=False),
 )
 
 
@@ -70,12 +77,46 @@ def run(module: Any) -> Dict[str, Any]:
                                    ip_range=p["ip_range"], internal=bool(p["internal"]),
                                    labels=_strings(p["labels"] or {}),
                                    options=_strings(p["driver_options"] or {}), driver=p["driver"])
+    if p["state"] == "present" and p["connected"] is not None:
+        members = _connect(module, p["name"], p["connected"], p["appends"])
+        if members is not None:
+            changed = True
+            diffs["connected"] = members
+            if not module.check_mode:
+                after = manager.inspect(p["name"])
     result: Dict[str, Any] = {"changed": changed, "network": after or {}}
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = {
             "before": dict({"exists": before is not None}, **{k: v[0] for k, v in diffs.items()}),
             "after": dict({"exists": p["state"] == "present"}, **{k: v[1] for k, v in diffs.items()})}
     return result
+
+
+def _connect(module: Any, network: str, wanted: List[str],
+             appends: bool) -> Optional[Tuple[List[str], List[str]]]:
+    """Connect ``wanted`` containers (and disconnect the others unless ``appends``); the member
+    names before and after, or None when nothing changes. In check mode the network may not
+    exist yet: nobody is connected to it then."""
+    ctr = engine.load("container")
+    networking = importlib.import_module(ctr.__name__ + ".networking")
+    svc = ctr.ContainerService()
+    by_name = {c.name: c for c in svc.records.all()}
+    missing = sorted(set(wanted) - set(by_name))
+    if missing:
+        raise BadOption(f"connected: no such container: {missing[0]}")
+    members = sorted(name for name, c in by_name.items()
+                     if network in networking.endpoints_of(c))
+    target = sorted(set(wanted) | (set(members) if appends else set()))
+    if target == members:
+        return None
+    if not module.check_mode:
+        for name in target:
+            if name not in members:
+                networking.connect_container(svc, name, network)
+        for name in members:
+            if name not in target:
+                networking.disconnect_container(svc, name, network)
+    return members, target
 
 
 def _manager() -> Any:

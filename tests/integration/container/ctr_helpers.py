@@ -3,17 +3,11 @@ from __future__ import annotations
 
 import os
 
+from testlib import mounts_under
+
+__all__ = ["alive", "cgroup_dirs", "files_under", "mounts_under", "processes_mentioning",
+           "shim_pids"]
 CGROUP_ROOT = "/sys/fs/cgroup"
-
-
-def mounts_under(prefix: str) -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == prefix or point.startswith(prefix.rstrip("/") + "/"):
-                points.append(point)
-    return points
 
 
 def cgroup_dirs() -> list[str]:

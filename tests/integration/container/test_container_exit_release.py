@@ -118,3 +118,15 @@ def test_stopped_container_is_released_by_stop_and_the_hook_leaves_the_next_run_
     held = _holdings(ctr.env, cid)
     assert held["rules"] and held["veths"] and held["netns"] and held["mounts"], held
     assert ctr.inspect(cid)["State"]["Status"] == "running"
+
+
+def test_detached_rm_container_is_removed_when_it_exits(ctr, tmp_path) -> None:
+    ctl = tmp_path / "ctl"
+    cid = _run_waiting(ctr, ctl, 0, "--rm")
+    container_dir = ctr.env.root / "containers" / cid
+    assert container_dir.is_dir() and _holdings(ctr.env, cid)["rules"]
+    (ctl / "go").touch()
+    assert _poll_until_released(ctr.env, cid) == NOTHING
+    _wait_hook_done(cid)  # the hook removed it: no berth command ran since the start
+    assert not container_dir.exists()
+    assert cid not in ctr.out("ps", "-aq", "--no-trunc")

@@ -24,12 +24,6 @@ def test_commit_then_run_the_committed_image_sees_the_file(ctr) -> None:
 
 def test_commit_with_changes(ctr) -> None:
     ctr("create", "--name", "base", "busybox", "true")
-    try:
-        import berth.build.changes  # noqa: F401
-    except ImportError:
-        import pytest
-
-        pytest.skip("berth.build.changes (provided by the build package) is not installed yet")
     ctr("commit", "-c", "CMD [\"echo\", \"from-cmd\"]", "-c", "ENV GREETING=hi", "base", "changed")
     assert ctr.out("run", "--rm", "changed") == "from-cmd\n"
     assert ctr.out("run", "--rm", "changed", "sh", "-c", "echo $GREETING") == "hi\n"

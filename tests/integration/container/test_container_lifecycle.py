@@ -164,5 +164,6 @@ def test_system_restore_after_a_simulated_reboot(ctr) -> None:
     assert f"{always[:12]} started" in out and f"{unless[:12]} started" in out
     assert _state(ctr, "always")["Running"] and _state(ctr, "unless")["Running"]
     assert _state(ctr, "stopped")["Status"] == "exited"
+    assert f"{stopped[:12]} started" not in out  # stopped by hand before the reboot: stays so
     assert _state(ctr, "plain")["Status"] == "exited"
     assert ctr.out("exec", "always", "hostname") == always[:12] + "\n"

@@ -145,6 +145,11 @@ def test_present_and_one_shot_output(play, app_image) -> None:
     ({"restart_retries": 3}, "maximum retry count cannot be used with restart policy 'no'"),
     ({"working_dir": "tmp"}, "needs to be an absolute path"),
     ({"image": "nothere:1", "pull": "never"}, "image nothere:1 is not in the image store"),
+    ({"healthcheck": {"test": "true", "interval": "5"}}, "healthcheck: invalid argument '5'"),
+    ({"healthcheck": {"test": ["CMD"]}}, "unsupported health check test"),
+    ({"log_options": {"max-file": "2"}}, "max-file cannot be set without max-size"),
+    ({"mounts": [{"target": "/data", "type": "bind"}]}, "field Source must not be empty"),
+    ({"mounts": [{"target": "/t", "type": "tmpfs", "tmpfs_mode": "9x"}]}, "invalid tmpfs_mode"),
 ])
 def test_bad_input_fails_cleanly(play, app_image, params, message) -> None:
     params = dict({"image": app_image}, **params)
@@ -152,3 +157,39 @@ def test_bad_input_fails_cleanly(play, app_image, params, message) -> None:
     assert message in run["bad"]["msg"]
     assert "\n" not in run["bad"]["msg"]
     assert info(play)["exists"] is False, "nothing half-created"
+
+
+def test_healthcheck_mounts_and_log_options(play, app_image, tmp_path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("hi\n")
+    params = dict(image=app_image, log_options={"max-size": "1m", "max-file": "2"},
+                  healthcheck={"test": "test -f /srv/index.html", "interval": "200ms",
+                               "retries": 1},
+                  mounts=[{"type": "bind", "source": str(tmp_path / "site"), "target": "/srv",
+                           "read_only": True},
+                          {"type": "tmpfs", "target": "/scratch", "tmpfs_size": "8m"}])
+    first = play([ctr("run", **params)])["run"]
+    assert first["changed"] is True
+    c = first["container"]
+    assert c["Config"]["Healthcheck"] == {"Test": ["CMD-SHELL", "test -f /srv/index.html"],
+                                          "Interval": 200_000_000, "Retries": 1}
+    assert c["HostConfig"]["LogConfig"]["Config"] == {"max-size": "1m", "max-file": "2"}
+    assert {m["Destination"] for m in c["Mounts"]} >= {"/srv", "/scratch"}
+    again = play([ctr("run", **params)], check=True)["run"]
+    assert again["changed"] is False
+    # the mounts in another order are the same mounts
+    reordered = {**params, "mounts": list(reversed(params["mounts"]))}
+    assert play([ctr("run", **reordered)])["run"]["changed"] is False
+    deadline_polls = 300
+    while info(play)["container"]["State"]["Health"]["Status"] != "healthy":
+        deadline_polls -= 1
+        assert deadline_polls, "the health check never passed"
+
+    changed = {**params, "healthcheck": {"test": ["CMD", "false"], "interval": "200ms",
+                                         "retries": 1}}
+    run = play([ctr("run", **changed)], diff=True)["run"]
+    assert run["changed"] is True and run["actions"] == ["recreate", "start"]
+    assert run["diff"]["after"]["healthcheck"]["Test"] == ["CMD", "false"]
+    while info(play)["container"]["State"]["Health"]["Status"] != "unhealthy":
+        deadline_polls -= 1
+        assert deadline_polls, "the failing health check never made it unhealthy"

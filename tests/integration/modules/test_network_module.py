@@ -58,3 +58,41 @@ def test_bad_network_input_fails_cleanly(play) -> None:
     run = play([net("bad", name="bridge", subnet=SUBNET)], expect_failure=True)
     assert "reserved" in run["bad"]["msg"] or "predefined" in run["bad"]["msg"]
     assert info(play)["exists"] is False
+
+
+def test_connected_containers_appends_and_disconnect(play, berth_env, busybox_rootfs_tar) -> None:
+    berth_env.berth("import", busybox_rootfs_tar, "busybox")
+    for name in ("alpha", "beta"):  # created, not started: connecting records the endpoint
+        berth_env.berth("create", "--name", name, "busybox", "sleep", "300")
+
+    def members() -> list[str]:
+        names = []
+        for name in ("alpha", "beta"):
+            doc = berth_env.berth("inspect", name).stdout.decode()
+            if '"berthtestnet"' in doc:
+                names.append(name)
+        return names
+
+    task = [net("mk", subnet=SUBNET, connected=["alpha"])]
+    assert play(task, check=True)["mk"]["changed"] is True
+    assert members() == []
+    first = play(task, diff=True)["mk"]
+    assert first["changed"] is True and first["diff"]["after"]["connected"] == ["alpha"]
+    assert members() == ["alpha"]
+    assert play(task, check=True)["mk"]["changed"] is False
+    assert play(task)["mk"]["changed"] is False
+
+    appended = play([net("mk", subnet=SUBNET, connected=["beta"], appends=True)])["mk"]
+    assert appended["changed"] is True and members() == ["alpha", "beta"]
+    only_beta = [net("mk", subnet=SUBNET, connected=["beta"])]
+    predicted = play(only_beta, check=True, diff=True)["mk"]
+    assert predicted["changed"] is True
+    assert predicted["diff"]["before"]["connected"] == ["alpha", "beta"]
+    assert predicted["diff"]["after"]["connected"] == ["beta"]
+    assert members() == ["alpha", "beta"], "check mode must not disconnect"
+    assert play(only_beta)["mk"]["changed"] is True and members() == ["beta"]
+
+    missing = play([net("mk", subnet=SUBNET, connected=["nobody"])], expect_failure=True)
+    assert missing["mk"]["msg"] == "connected: no such container: nobody"
+    for name in ("alpha", "beta"):
+        berth_env.berth("rm", name)

@@ -5,12 +5,12 @@ is reparented to it and reaped here with os.waitpid.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
 from rt_helpers import TEST_CGROUP_PARENT, Bundle
+from testlib import cleaned_up, remove_cgroup_parent
 
 import berth.runtime as rt
 
@@ -25,28 +25,14 @@ def subreaper() -> Iterator[None]:
     yield
     if not was:
         rt.set_child_subreaper(False)
-    layout = rt.detect()
-    for mountpoint in [m for m, _controllers in layout.v1] + ([layout.unified] if layout.unified else []):
-        try:
-            os.rmdir(os.path.join(mountpoint, TEST_CGROUP_PARENT))
-        except OSError:
-            pass
+    remove_cgroup_parent(TEST_CGROUP_PARENT)
 
 
 @pytest.fixture
 def make_bundle(berth_env: Any, busybox_rootfs_dir: str) -> Iterator[Callable[..., Bundle]]:
-    bundles: list[Bundle] = []
-
-    def make(runtime: str = "berth") -> Bundle:
-        bundle = Bundle(berth_env.base, busybox_rootfs_dir, runtime)
-        bundles.append(bundle)
-        return bundle
-
-    try:
+    with cleaned_up(lambda runtime="berth": Bundle(berth_env.base, busybox_rootfs_dir,
+                                                   runtime)) as make:
         yield make
-    finally:
-        for bundle in bundles:
-            bundle.cleanup()
 
 
 @pytest.fixture

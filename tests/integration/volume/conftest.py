@@ -9,16 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-
-def mounts_under(prefix: str) -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == prefix or point.startswith(prefix.rstrip("/") + "/"):
-                points.append(point)
-    return points
+from testlib import mounts_under
 
 
 class Vol:

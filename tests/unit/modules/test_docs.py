@@ -16,18 +16,32 @@ REPO = Path(__file__).resolve().parents[3]
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py"))
 
 
+def fragment_options(collection, documentation: str) -> dict:
+    """The options documented by the collection's doc fragments that ``documentation`` extends
+    (``berth.engine.NAME`` is NAME.py's DOCUMENTATION, ``berth.engine.NAME.PART`` its PART)."""
+    out: dict = {}
+    for ref in yaml.safe_load(documentation).get("extends_documentation_fragment") or []:
+        parts = ref.split(".")
+        assert parts[:2] == ["berth", "engine"], f"fragment {ref} is not this collection's"
+        fragment = collection("doc_fragments", parts[2]).ModuleDocFragment
+        text = getattr(fragment, parts[3].upper() if len(parts) > 3 else "DOCUMENTATION")
+        out.update(yaml.safe_load(text).get("options") or {})
+    return out
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_documentation_matches_option_model(collection, name: str) -> None:
     mod = collection("modules", name)
     docs = collection("module_utils", "berth_ansible.docs")
+    in_fragments = fragment_options(collection, mod.DOCUMENTATION)
     if os.environ.get("BERTH_REGEN_DOCS"):
         path = REPO / "plugins" / "modules" / f"{name}.py"
         text = path.read_text()
-        new_doc = docs.rewrite(mod.DOCUMENTATION, mod.OPTIONS)
+        new_doc = docs.rewrite(mod.DOCUMENTATION, mod.OPTIONS, in_fragments)
         text = text.replace(mod.DOCUMENTATION, new_doc, 1)
         path.write_text(text)
         mod.DOCUMENTATION = new_doc
-    found = docs.problems(mod.DOCUMENTATION, mod.OPTIONS)
+    found = docs.problems(mod.DOCUMENTATION, mod.OPTIONS, in_fragments)
     assert not found, (f"{name}: DOCUMENTATION drifted from the option model: {found}\n"
                        f"regenerate with BERTH_REGEN_DOCS=1; expected:\n{docs.render(mod.OPTIONS)}")
 
@@ -61,3 +75,7 @@ def test_problems_reports_a_drifted_default(collection) -> None:
     assert docs.problems(drifted, model) == ["option state: default differ"]
     missing = "module: x\noptions: {}\n"
     assert "option state is not documented" in docs.problems(missing, model)
+    in_fragment = yaml.safe_load(good)["options"]
+    assert docs.problems("module: x\noptions:\n", model, in_fragment) == []
+    assert docs.problems(good, model, in_fragment) == [
+        "option state is documented both in the module and in a fragment"]

@@ -82,4 +82,3 @@ def test_concurrent_processes_serialise_their_transactions(berth_env) -> None:
         assert p.exitcode == 0
     seen = sorted(r["seen"] for r in store.db.query("SELECT seen FROM t"))
     assert seen == list(range(600))  # every transaction saw all the earlier ones: no lost update
-

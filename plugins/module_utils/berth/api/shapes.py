@@ -200,6 +200,14 @@ def _list(value: Any, what: str) -> list[str]:
     return [str(v) for v in value]
 
 
+def _log_options(config: Mapping[str, Any]) -> dict[str, str]:
+    """HostConfig.LogConfig: json-file (Docker clients send an empty Type for the default)."""
+    if config.get("Type") not in (None, "", "json-file"):
+        raise InvalidArgument(f"logging driver {config['Type']!r} is not supported "
+                              "(berth writes json-file logs)")
+    return {str(k): str(v) for k, v in (config.get("Config") or {}).items()}
+
+
 def spec_from_create(body: Mapping[str, Any]) -> Any:
     """``POST /containers/create``'s body -> a validated ``ContainerSpec``."""
     from ..container import ContainerSpec
@@ -255,6 +263,8 @@ def spec_from_create(body: Mapping[str, Any]) -> Any:
         volumes_from=_list(hc.get("VolumesFrom"), "VolumesFrom"),
         publish=_publish_from_bindings(hc.get("PortBindings") or {}),
         runtime="berth" if runtime in ("runc-compatible", "io.containerd.runc.v2") else runtime,
+        healthcheck=body.get("Healthcheck") or None,
+        log_options=_log_options(hc.get("LogConfig") or {}),
     )
     if runtime not in ("berth", "runc", "runc-compatible", "io.containerd.runc.v2"):
         raise InvalidArgument(f"unknown runtime {runtime!r} (known: berth, runc)")

@@ -211,39 +211,3 @@ def parse_name_values(rest: str, keyword: str, escape: str) -> Tuple[Tuple[str, 
             raise ValueError("%s names can not be blank" % keyword)
         pairs.append((key, value))
     return tuple(pairs)
-
-
-_UNITS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9,
-          "m": 60 * 10**9, "h": 3600 * 10**9}
-
-
-def parse_duration(text: str) -> int:
-    """Go's ``time.ParseDuration`` in nanoseconds (``1m30s``, ``1.5h``, ``300ms``, ``0``)."""
-    quoted = json.dumps(text)
-    s = text
-    negative = False
-    if s[:1] in ("-", "+"):
-        negative = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ValueError("time: invalid duration %s" % quoted)
-    total = 0
-    while s:
-        m = re.match(r"(\d*)(?:\.(\d*))?", s)
-        whole, frac = m.group(1), m.group(2)
-        if not whole and not frac:
-            raise ValueError("time: invalid duration %s" % quoted)
-        s = s[m.end():]
-        unit = re.match(r"[^\d.]*", s).group(0)
-        if not unit:
-            raise ValueError("time: missing unit in duration %s" % quoted)
-        if unit not in _UNITS:
-            raise ValueError("time: unknown unit %s in duration %s" % (json.dumps(unit), quoted))
-        s = s[len(unit):]
-        scale = _UNITS[unit]
-        total += int(whole or 0) * scale
-        if frac:
-            total += int(frac) * scale // 10 ** len(frac)
-    return -total if negative else total

@@ -11,10 +11,11 @@ import re
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidArgument
+from ..units import parse_duration
 from . import instructions as ins
 from .arguments import (
-    FlagSpec, extract_flags, json_array, parse_duration, parse_flags, parse_name_values,
-    parse_words, split_whitespace,
+    FlagSpec, extract_flags, json_array, parse_flags, parse_name_values, parse_words,
+    split_whitespace,
 )
 from .lexer import HeredocWord, LexError, heredoc_word, heredocs_in_line
 

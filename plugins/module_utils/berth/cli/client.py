@@ -121,19 +121,6 @@ def _write(stream: str, data: bytes) -> None:
     target.buffer.flush()
 
 
-def _each(names: list[str], action: Callable[[str], Any], echo: bool = True) -> int:
-    status = 0
-    for name in names:
-        try:
-            action(name)
-            if echo:
-                output.line(name)
-        except BerthError as exc:
-            output.error_line(f"Error response from daemon: {exc}")
-            status = 1
-    return status
-
-
 def _q(name: str) -> str:
     return quote(name, safe="")
 
@@ -230,8 +217,8 @@ def run(api: APIClient, args: argparse.Namespace) -> int:
 def start(api: APIClient, args: argparse.Namespace) -> int:
     if args.attach or args.interactive:
         raise InvalidArgument("start -a/-i is not supported with --host")
-    return _each(args.containers,
-                 lambda n: api.request("POST", f"/containers/{_q(n)}/start").read())
+    return output.each_target(
+        args.containers, lambda n: api.request("POST", f"/containers/{_q(n)}/start").read())
 
 
 def _simple(verb: str) -> Callable[[APIClient, argparse.Namespace], int]:
@@ -241,18 +228,18 @@ def _simple(verb: str) -> Callable[[APIClient, argparse.Namespace], int]:
             query = {"t": args.time, "signal": args.signal}
         elif verb == "kill":
             query = {"signal": args.signal}
-        return _each(args.containers, lambda n: api.request(
+        return output.each_target(args.containers, lambda n: api.request(
             "POST", f"/containers/{_q(n)}/{verb}", query).read())
     return action
 
 
 def rm(api: APIClient, args: argparse.Namespace) -> int:
-    return _each(args.containers, lambda n: api.request(
+    return output.each_target(args.containers, lambda n: api.request(
         "DELETE", f"/containers/{_q(n)}", {"force": int(args.force), "v": int(args.volumes)}).read())
 
 
 def wait(api: APIClient, args: argparse.Namespace) -> int:
-    return _each(args.containers, lambda n: output.line(api.json(
+    return output.each_target(args.containers, lambda n: output.line(api.json(
         "POST", f"/containers/{_q(n)}/wait")["StatusCode"]), echo=False)
 
 
@@ -282,11 +269,7 @@ def inspect(api: APIClient, args: argparse.Namespace) -> int:
             missing.append(name)
         else:
             docs.append(doc)
-    if docs or not missing:
-        output.emit_documents(docs, args.format)
-    for name in missing:
-        output.error_line(f"Error: No such object: {name}")
-    return 1 if missing else 0
+    return output.emit_found(docs, missing, args.format)
 
 
 # -- images ---------------------------------------------------------------------------------------
@@ -312,11 +295,7 @@ def images_list(api: APIClient, args: argparse.Namespace) -> int:
                          "CreatedSince": output.ago(img["Created"]), "CreatedAt": img["Created"],
                          "Size": output.human_size(img["Size"]), "Containers": "N/A"})
     if args.quiet:
-        seen: list[str] = []
-        for row in rows:
-            if row["ID"] not in seen:
-                seen.append(row["ID"])
-        output.lines(seen)
+        output.lines(output.unique_ids(rows))
         return 0
     headers, keys = images.IMAGE_TABLE
     if args.digests:
@@ -339,7 +318,7 @@ def rmi(api: APIClient, args: argparse.Namespace) -> int:
         for entry in api.json("DELETE", f"/images/{_q(name)}", query):
             for key, value in entry.items():
                 output.line(f"{key}: {value}")
-    return _each(args.images, remove, echo=False)
+    return output.each_target(args.images, remove, echo=False)
 
 
 def _progress(messages: Iterator[dict[str, Any]], quiet: bool) -> Optional[dict[str, Any]]:
@@ -409,8 +388,8 @@ def volume_inspect(api: APIClient, args: argparse.Namespace) -> int:
 
 
 def volume_rm(api: APIClient, args: argparse.Namespace) -> int:
-    return _each(args.names, lambda n: api.request("DELETE", f"/volumes/{_q(n)}",
-                                                   {"force": int(args.force)}).read())
+    return output.each_target(args.names, lambda n: api.request(
+        "DELETE", f"/volumes/{_q(n)}", {"force": int(args.force)}).read())
 
 
 REMOTE: dict[Callable[..., int], Callable[[APIClient, argparse.Namespace], int]] = {

@@ -171,11 +171,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             missing.append(name)
         else:
             docs.append(doc)
-    if docs or not missing:
-        output.emit_documents(docs, args.format)
-    for name in missing:
-        output.error_line(f"Error: No such object: {name}")
-    return 1 if missing else 0
+    return output.emit_found(docs, missing, args.format)
 
 
 # -- top / stats / port -------------------------------------------------------------------------

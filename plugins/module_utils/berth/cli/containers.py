@@ -18,22 +18,6 @@ def _service() -> Any:
     return ContainerService()
 
 
-def _each(names: list[str], action: Any, echo: bool = True) -> int:
-    """Docker's multi-target verbs: act on each, print what succeeded, report each failure."""
-    from ..errors import BerthError
-
-    status = 0
-    for name in names:
-        try:
-            action(name)
-            if echo:
-                output.line(name)
-        except BerthError as exc:
-            output.error_line(f"Error response from daemon: {exc}")
-            status = 1
-    return status
-
-
 def register(commands: Any) -> None:
     group_parser = commands.add_parser("container", help="manage containers")
     group = group_parser.add_subparsers(dest="container_command", metavar="COMMAND",
@@ -136,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     svc = _service()
     c = svc.create(spec, args.name)
     try:
-        svc.start(c.id)
+        svc.start(c.id, remove_on_exit=spec.auto_remove and args.detach)
     except BerthError:
         if spec.auto_remove:
             svc.remove(c.id, force=True)
@@ -237,14 +221,14 @@ def cmd_start(args: argparse.Namespace) -> int:
             return _attach_and_wait(svc, c, args.interactive, c.spec.tty, True)
         finally:
             _finish_foreground(svc, c.id, c.spec.auto_remove)
-    return _each(args.containers, svc.start)
+    return output.each_target(args.containers, svc.start)
 
 
 # -- stop / kill / restart / pause / rm / wait ----------------------------------------------------
 
 def cmd_stop(args: argparse.Namespace) -> int:
     svc = _service()
-    return _each(args.containers, lambda n: svc.stop(n, args.time, args.signal))
+    return output.each_target(args.containers, lambda n: svc.stop(n, args.time, args.signal))
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
@@ -254,32 +238,32 @@ def cmd_restart(args: argparse.Namespace) -> int:
         svc.stop(name, args.time, args.signal)
         svc.start(name)
 
-    return _each(args.containers, restart)
+    return output.each_target(args.containers, restart)
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
     svc = _service()
-    return _each(args.containers, lambda n: svc.kill(n, args.signal))
+    return output.each_target(args.containers, lambda n: svc.kill(n, args.signal))
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
     svc = _service()
-    return _each(args.containers, svc.pause)
+    return output.each_target(args.containers, svc.pause)
 
 
 def cmd_unpause(args: argparse.Namespace) -> int:
     svc = _service()
-    return _each(args.containers, svc.unpause)
+    return output.each_target(args.containers, svc.unpause)
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     svc = _service()
-    return _each(args.containers, lambda n: svc.remove(n, args.force, args.volumes))
+    return output.each_target(args.containers, lambda n: svc.remove(n, args.force, args.volumes))
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
     svc = _service()
-    return _each(args.containers, lambda n: output.line(svc.wait(n)), echo=False)
+    return output.each_target(args.containers, lambda n: output.line(svc.wait(n)), echo=False)
 
 
 # -- exec ---------------------------------------------------------------------------------------

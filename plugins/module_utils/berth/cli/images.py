@@ -120,11 +120,7 @@ def cmd_images(args: argparse.Namespace) -> int:
                 "Containers": "N/A",
             })
     if args.quiet:
-        seen: list[str] = []
-        for row in rows:
-            if row["ID"] not in seen:
-                seen.append(row["ID"])
-        output.lines(seen)
+        output.lines(output.unique_ids(rows))
         return 0
     headers, keys = IMAGE_TABLE
     if args.digests:

@@ -139,3 +139,38 @@ def emit_documents(docs: Sequence[Any], fmt: str | None, out: Any = None) -> Non
         return
     for doc in docs:
         out.write(render(fmt, doc) + "\n")
+
+
+def each_target(names: Iterable[str], action: Any, echo: bool = True) -> int:
+    """Docker's multi-target verbs: act on each name, print those that succeeded, report each
+    failure on its own line; 1 if any failed."""
+    from ..errors import BerthError
+
+    status = 0
+    for name in names:
+        try:
+            action(name)
+            if echo:
+                line(name)
+        except BerthError as exc:
+            error_line(f"Error response from daemon: {exc}")
+            status = 1
+    return status
+
+
+def emit_found(docs: Sequence[Any], missing: Sequence[str], fmt: str | None) -> int:
+    """``inspect``'s ending: the documents found, then one error line per name not found."""
+    if docs or not missing:
+        emit_documents(docs, fmt)
+    for name in missing:
+        error_line(f"Error: No such object: {name}")
+    return 1 if missing else 0
+
+
+def unique_ids(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The ``ID`` column without repeats, in order (``images -q``: one line per image)."""
+    seen: list[str] = []
+    for row in rows:
+        if row["ID"] not in seen:
+            seen.append(row["ID"])
+    return seen

@@ -51,6 +51,7 @@ def add_create_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--publish", action="append", default=[],
                    help="publish a container's port(s) to the host")
     add_network_flags(p)
+    add_health_and_log_flags(p)
     p.add_argument("--runtime", default="berth", choices=["berth", "runc"],
                    help="runtime to use for this container")
 
@@ -89,7 +90,41 @@ def build_spec(args: argparse.Namespace) -> Any:
         stop_timeout=args.stop_timeout, network=args.network, binds=list(args.volume),
         mounts=[parse_mount(m) for m in args.mount],
         tmpfs=dict(parse_tmpfs(t) for t in args.tmpfs), volumes_from=list(args.volumes_from),
-        publish=list(args.publish), runtime=args.runtime, **network_fields(args)).validate()
+        publish=list(args.publish), runtime=args.runtime, **network_fields(args),
+        **health_and_log_fields(args)).validate()
+
+
+def add_health_and_log_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--health-cmd", help="command to run to check health")
+    p.add_argument("--health-interval", help="time between running the check (ms|s|m|h)")
+    p.add_argument("--health-timeout", help="maximum time to allow one check to run (ms|s|m|h)")
+    p.add_argument("--health-retries", type=int,
+                   help="consecutive failures needed to report unhealthy")
+    p.add_argument("--health-start-period",
+                   help="start period for the container to initialize before starting "
+                   "health-retries countdown (ms|s|m|h)")
+    p.add_argument("--no-healthcheck", action="store_true",
+                   help="disable any container-specified HEALTHCHECK")
+    p.add_argument("--log-driver", default="json-file", help="logging driver for the container")
+    p.add_argument("--log-opt", action="append", default=[], help="log driver options")
+
+
+def health_and_log_fields(args: argparse.Namespace) -> dict[str, Any]:
+    from ..container.health import from_options
+    from ..errors import InvalidArgument
+
+    if args.log_driver != "json-file":
+        raise InvalidArgument(f"logging driver {args.log_driver!r} is not supported "
+                              "(berth writes json-file logs)")
+    log_options = {}
+    for item in args.log_opt:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"invalid log opt {item!r}: expected key=value")
+        log_options[key] = value
+    check = from_options(args.health_cmd, args.health_interval, args.health_timeout,
+                         args.health_start_period, args.health_retries, args.no_healthcheck)
+    return {"healthcheck": check, "log_options": log_options}
 
 
 def add_network_flags(p: argparse.ArgumentParser) -> None:

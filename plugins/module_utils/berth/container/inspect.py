@@ -9,13 +9,14 @@ from typing import Any, Optional
 
 from ..errors import InvalidArgument
 from ..units import human_duration
+from . import health
 from .layout import ContainerPaths
 from .mounts import docker_mounts
 from .ocispec import process_args
 from .records import Container
 
 PS_STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-PS_FILTERS = ("id", "name", "label", "status", "ancestor", "exited")
+PS_FILTERS = ("id", "name", "label", "status", "ancestor", "exited", "health")
 
 
 def unix_time(stamp: str) -> float:
@@ -36,7 +37,13 @@ def status_text(c: Container, now: Optional[float] = None) -> str:
         return "Created"
     if status in ("running", "paused"):
         text = "Up " + human_duration(now - unix_time(c.state.get("started_at", "")))
-        return text + " (Paused)" if status == "paused" else text
+        if status == "paused":
+            return text + " (Paused)"
+        checked = health.docker_health(c.config.get("Healthcheck"), c.state)
+        if checked is not None:  # Docker's wording: (health: starting), (healthy), (unhealthy)
+            status = checked["Status"]
+            text += f" (health: {status})" if status == "starting" else f" ({status})"
+        return text
     finished = unix_time(c.state.get("finished_at", ""))
     ago = human_duration(now - finished) + " ago" if finished else ""
     code = int(c.state.get("exit_code") or 0)
@@ -108,14 +115,22 @@ def matches(c: Container, filters: Mapping[str, Sequence[str]], image_ids: Mappi
                                          c.image_id[7:].startswith(v.replace("sha256:", ""))
                                          for v in values):
             return False
+        if key == "health" and _health_status(c) not in values:
+            return False
     return True
+
+
+def _health_status(c: Container) -> str:
+    """What ``ps --filter health=`` matches: starting, healthy, unhealthy, or none."""
+    checked = health.docker_health(c.config.get("Healthcheck"), c.state)
+    return "none" if checked is None else checked["Status"]
 
 
 def _host_config(c: Container, paths: ContainerPaths) -> dict[str, Any]:
     s = c.spec
     return {
         "Binds": list(s.binds) or None,
-        "LogConfig": {"Type": "json-file", "Config": {}},
+        "LogConfig": {"Type": "json-file", "Config": dict(s.log_options)},
         "NetworkMode": _network_mode(c),
         "PortBindings": _port_bindings(s.publish),
         "PublishAllPorts": s.publish_all,
@@ -172,6 +187,7 @@ def inspect(c: Container, paths: ContainerPaths, lowerdirs: Sequence[str] = ()) 
             "Error": st.get("error") or "",
             "StartedAt": st.get("started_at") or "0001-01-01T00:00:00Z",
             "FinishedAt": st.get("finished_at") or "0001-01-01T00:00:00Z",
+            **_health_state(c),
         },
         "Image": c.image_id,
         "ResolvConfPath": paths.resolv_conf,
@@ -194,6 +210,11 @@ def inspect(c: Container, paths: ContainerPaths, lowerdirs: Sequence[str] = ()) 
         "Config": c.config,
         "NetworkSettings": network_settings(c),
     }
+
+
+def _health_state(c: Container) -> dict[str, Any]:
+    checked = health.docker_health(c.config.get("Healthcheck"), c.state)
+    return {} if checked is None or c.status == "created" else {"Health": checked}
 
 
 # -- networks -------------------------------------------------------------------------------------

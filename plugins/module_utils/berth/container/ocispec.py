@@ -10,7 +10,7 @@ from typing import Any, Optional
 from .. import runtime
 from ..errors import InvalidArgument
 from ..runtime.spec import DEFAULT_PATH
-from . import mounts, users
+from . import health, mounts, users
 from .layout import ContainerPaths
 from .networking import Attachment
 from .spec import ContainerSpec, signal_name
@@ -51,7 +51,7 @@ def docker_config(spec: ContainerSpec, image_config: Mapping[str, Any], hostname
     labels = dict(img.get("Labels") or {})
     labels.update(spec.labels)
     stop_signal = spec.stop_signal or img.get("StopSignal") or "SIGTERM"
-    return {
+    config = {
         "Hostname": hostname,
         "Domainname": "",
         "User": spec.user or img.get("User") or "",
@@ -73,6 +73,10 @@ def docker_config(spec: ContainerSpec, image_config: Mapping[str, Any], hostname
         "StopSignal": signal_name(stop_signal),
         "StopTimeout": spec.stop_timeout,
     }
+    check = health.merge(spec.healthcheck, img.get("Healthcheck"))
+    if check is not None:
+        config["Healthcheck"] = check
+    return config
 
 
 def process_args(config: Mapping[str, Any]) -> list[str]:

@@ -19,12 +19,12 @@ from typing import Any, Optional
 from .. import runtime
 from ..errors import BerthError, Conflict, InvalidArgument, NotFound
 from ..store import Store
-from . import etcfiles, mounts, networking, shimctl
+from . import etcfiles, health, mounts, networking, shimctl
 from .layout import ContainerPaths, is_mounted, write_atomic
 from .names import check_name, new_id
 from .ocispec import _device, docker_config, runtime_spec, stop_timeout
 from .records import CREATED_STATE, Container, Records
-from .spec import ContainerSpec, signal_name, signal_number
+from .spec import ContainerSpec, log_rotation, signal_name, signal_number
 
 #: berth's own fields of a container's state (the shim's state.json does not carry them)
 BERTH_STATE_KEYS = ("network", "ip", "released", "manually_stopped", "unclean", "netns",
@@ -147,7 +147,11 @@ class ContainerService:
             c = self._reconcile(c)
             if c.status != "exited" or c.state.get("released"):
                 return False
-            return self._release(c)
+            released = self._release(c)
+        if released and c.state.get("remove_on_exit"):
+            with contextlib.suppress(NotFound):
+                self.remove(cid, force=True)
+        return released
 
     def _release(self, c: Container, force: bool = False) -> bool:
         """Tear down what a run of ``c`` holds (shim, cgroup, rootfs mount, network); the caller
@@ -219,7 +223,9 @@ class ContainerService:
 
     # -- start --------------------------------------------------------------------------------
 
-    def start(self, ref: str) -> Container:
+    def start(self, ref: str, remove_on_exit: bool = False) -> Container:
+        """Start ``ref``; with ``remove_on_exit`` (a detached ``run --rm``) the shim's exit hook
+        removes the container once it has exited for good."""
         c = self.records.resolve(ref)
         with self._locked(c.id):
             c = self._reconcile(self.records.get(c.id) or c)
@@ -229,6 +235,7 @@ class ContainerService:
                 return c
             if not c.state.get("released"):
                 self._release(c, force=True)
+            c.state["remove_on_exit"] = remove_on_exit
             return self._start(c)
 
     def _start(self, c: Container) -> Container:
@@ -298,14 +305,17 @@ class ContainerService:
         c.state = state
 
     def _shim_config(self, c: Container, paths: ContainerPaths) -> dict[str, Any]:
+        log_max_size, log_max_files = log_rotation(c.spec.log_options)
         return {
             "id": c.id, "bundle": paths.bundle, "runtime": c.spec.runtime or "berth",
-            "log_path": paths.log, "log_max_size": None, "log_max_files": 1,
+            "log_path": paths.log, "log_max_size": log_max_size, "log_max_files": log_max_files,
             "restart": {"name": c.spec.restart_policy, "max_retries": c.spec.restart_max_retries},
             "stop_signal": c.config.get("StopSignal") or "SIGTERM",
             "stop_timeout": stop_timeout(c.config), "tty": c.spec.tty,
             "interactive": c.spec.interactive,
             **shimctl.exit_hook(c.id, self.store.root, self.store.run),
+            **health.shim_settings(c.config.get("Healthcheck"), c.id, self.store.root,
+                                   self.store.run),
         }
 
     def _ipc_pid(self, c: Container) -> Optional[int]:

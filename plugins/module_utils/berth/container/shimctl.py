@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ..errors import BerthError
+from ..shim.command import shim_command
 from .layout import ContainerPaths, write_atomic
 
 READY_TIMEOUT = 120.0  # a guard against a hung shim, not a speed expectation
@@ -52,9 +53,9 @@ def launch(paths: ContainerPaths) -> dict[str, Any]:
     ready_r, ready_w = os.pipe()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", SHIM_MODULE, "--ready-fd", str(ready_w), paths.run_dir],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(ready_w,), start_new_session=True, close_fds=True)
+            shim_command(paths.run_dir, ready_w), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(ready_w,),
+            start_new_session=True, close_fds=True)
     except OSError as e:
         os.close(ready_r)
         os.close(ready_w)

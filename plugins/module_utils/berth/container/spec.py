@@ -70,6 +70,8 @@ class ContainerSpec:
     dns_options: list[str] = field(default_factory=list)
     extra_hosts: list[str] = field(default_factory=list)   # --add-host name:ip
     links: list[str] = field(default_factory=list)         # --link name[:alias]
+    healthcheck: Optional[dict[str, Any]] = None  # Docker's Healthcheck, over the image's
+    log_options: dict[str, str] = field(default_factory=dict)  # json-file: max-size, max-file
     runtime: str = "berth"
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,10 +106,33 @@ class ContainerSpec:
                 raise InvalidArgument(f"invalid environment variable: {item!r}")
         if self.stop_signal:
             signal_number(self.stop_signal)
+        from .health import validate as validate_healthcheck
         from .mounts import requested
 
+        self.healthcheck = validate_healthcheck(self.healthcheck)
+        log_rotation(self.log_options)
         requested(self)
         return self
+
+
+LOG_OPTIONS = ("max-size", "max-file")
+
+
+def log_rotation(options: Mapping[str, str]) -> tuple[Optional[int], int]:
+    """The json-file log options as (max bytes or None, files kept), checked like Docker's."""
+    unknown = sorted(set(options) - set(LOG_OPTIONS))
+    if unknown:
+        raise InvalidArgument(f"unknown log opt '{unknown[0]}' for json-file log driver")
+    size = parse_size(options["max-size"]) if options.get("max-size") else None
+    files = 1
+    if options.get("max-file"):
+        text = str(options["max-file"])
+        if not text.isdigit() or int(text) < 1:
+            raise InvalidArgument("max-file cannot be less than 1")
+        files = int(text)
+        if files > 1 and size is None:
+            raise InvalidArgument("max-file cannot be set without max-size")
+    return size, files
 
 
 def validate_network(spec: ContainerSpec) -> None:

@@ -177,6 +177,8 @@ def parse_saved(text: str) -> tuple[set[tuple[str, str]], list[str], list[SavedR
             chains.add((table, raw[1:].split()[0]))
         elif raw.startswith("-A "):
             lines.append(f"{table}|{raw}")
+            if TAG_PREFIX not in raw:  # shlex is slow: tokenise only lines that may be berth's
+                continue
             try:
                 tokens = shlex.split(raw)
             except ValueError:
@@ -191,7 +193,7 @@ def _has_rule(lines: list[str], table: str, chain: str, rule: list[str]) -> bool
     """Does ``chain`` hold ``rule`` (ignoring its comment)? Compared token-wise on save output."""
     for entry in lines:
         t, _sep, raw = entry.partition("|")
-        if t != table:
+        if t != table or raw.split(None, 2)[1] != chain:  # cheap filter before shlex
             continue
         tokens = shlex.split(raw)
         if tokens[1] != chain:

@@ -45,6 +45,21 @@ RT_TABLE_LOCAL = 255
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def _share_libc_with_pyroute2() -> None:
+    """pyroute2.netns finds libc with ctypes.util.find_library, which forks ``ldconfig -p`` on
+    every process's first namespace switch; hand it the libc handle we have (an optimisation:
+    if pyroute2 ever renames its private handle this does nothing)."""
+    try:
+        import pyroute2.netns as pyroute2_netns
+    except ImportError:
+        return
+    if getattr(pyroute2_netns, "__libc", False) is None:
+        setattr(pyroute2_netns, "__libc", _libc)
+
+
+_share_libc_with_pyroute2()
+
+
 class NetworkError(BerthError):
     """A kernel network operation failed."""
 

@@ -8,14 +8,12 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Optional
 
 from ..errors import BerthError, Conflict
+from .command import shim_command
 from .main import SOCKET_FILE
-
-SHIM_MODULE = __name__.rsplit(".", 1)[0]  # "berth.shim", or its name inside an Ansible collection
 
 
 class ShimGone(BerthError):
@@ -24,10 +22,6 @@ class ShimGone(BerthError):
 
 class ShimRefused(Conflict):
     """The shim answered ``{"ok": false, "error": ...}``."""
-
-
-def shim_command(run_dir: str, ready_fd: int) -> list[str]:
-    return [sys.executable, "-m", SHIM_MODULE, "--ready-fd", str(ready_fd), run_dir]
 
 
 def spawn(run_dir: str, env: Optional[dict] = None) -> tuple[subprocess.Popen, dict]:

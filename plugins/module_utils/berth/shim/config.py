@@ -71,6 +71,30 @@ class ShimConfig:
                                   "program path first")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.on_exit_env.items()):
             raise InvalidArgument("shim.json: on_exit_env must map strings to strings")
+        self.health: dict | None = _health(_field(raw, "health", (dict,), None))
+
+
+def _health(raw: dict | None) -> dict | None:
+    """shim.json's ``health``: the probe command and its schedule (docs/design/shim.md)."""
+    if raw is None:
+        return None
+    probe = _field(raw, "probe", (list,), [])
+    if not probe or not all(isinstance(a, str) for a in probe) or not os.path.isabs(probe[0]):
+        raise InvalidArgument("shim.json: health.probe must be a list of strings, an absolute "
+                              "program path first")
+    env = _field(raw, "probe_env", (dict,), {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise InvalidArgument("shim.json: health.probe_env must map strings to strings")
+    out = {"probe": probe, "probe_env": env,
+           "retries": _field(raw, "retries", (int,), 3),
+           "start_period": float(_field(raw, "start_period", (int, float), 0))}
+    for key in ("interval", "timeout"):
+        out[key] = float(_field(raw, key, (int, float), 30))
+        if out[key] <= 0:
+            raise InvalidArgument(f"shim.json: health.{key} must be positive")
+    if out["retries"] < 1 or out["start_period"] < 0:
+        raise InvalidArgument("shim.json: health.retries must be at least 1, start_period >= 0")
+    return out
 
 
 def load_config(run_dir: str) -> ShimConfig:

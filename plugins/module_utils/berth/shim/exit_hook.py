@@ -43,13 +43,13 @@ def _exec(argv: list[str], env: dict[str, str]) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        os.closerange(3, _fd_limit())
+        os.closerange(3, fd_limit())
         os.execve(argv[0], argv, env)
     finally:
         os._exit(127)
 
 
-def _fd_limit() -> int:
+def fd_limit() -> int:
     try:
         return min(os.sysconf("SC_OPEN_MAX"), _FD_CEILING)
     except (OSError, ValueError):

@@ -24,6 +24,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ~1 MB of RSS; the shim must stay small
     from typing import Callable
 
+    from .health import HealthChecker
+
 #: after PID 1 exits, how long to wait for the rest of its output (writers outside the cgroup)
 DRAIN_LIMIT = 5.0
 
@@ -56,6 +58,10 @@ class Monitor:
         self.oom_killed = False
         self.error = ""
         self.stop_waiters: list[Callable[[int], None]] = []
+        self.health: HealthChecker | None = None
+        if cfg.health is not None:
+            from . import health  # only containers with a check pay for it
+            self.health = health.HealthChecker(cfg.health, loop, state)
 
     # starting ---------------------------------------------------------------------------------
     def start(self) -> int:
@@ -87,6 +93,8 @@ class Monitor:
                 self._set_winsize(*self.winsize)
         self.pid1, self.phase, self.started = pid, "running", time.monotonic()
         self.state.running(pid)
+        if self.health is not None:
+            self.health.start(pid)
         self.state.save()
         return pid
 
@@ -209,11 +217,15 @@ class Monitor:
                 return
             if pid == self.pid1:
                 self._pid1_exited(exit_code_of(status))
+            elif self.health is not None:
+                self.health.reaped(pid, exit_code_of(status))
 
     def _pid1_exited(self, code: int) -> None:
         self.pid1 = 0
         self.state.exit_code = code
         self.loop.cancel("kill")
+        if self.health is not None:
+            self.health.stop()
         self.phase = "exiting"
         try:
             self.oom_killed = runtime_child.cleanup(self.cfg.bundle, self.cfg.runtime)

@@ -30,12 +30,16 @@ class State:
         self.finished_at = ZERO_TIME
         self.restart_count = 0
         self.manually_stopped = False
+        self.health: dict | None = None  # the health checker's status, streak and log
 
     def as_dict(self) -> dict:
-        return {"status": self.status, "pid": self.pid, "shim_pid": self.shim_pid,
-                "exit_code": self.exit_code, "oom_killed": self.oom_killed, "error": self.error,
-                "started_at": self.started_at, "finished_at": self.finished_at,
-                "restart_count": self.restart_count, "manually_stopped": self.manually_stopped}
+        out = {"status": self.status, "pid": self.pid, "shim_pid": self.shim_pid,
+               "exit_code": self.exit_code, "oom_killed": self.oom_killed, "error": self.error,
+               "started_at": self.started_at, "finished_at": self.finished_at,
+               "restart_count": self.restart_count, "manually_stopped": self.manually_stopped}
+        if self.health is not None:
+            out["health"] = self.health
+        return out
 
     def running(self, pid: int) -> None:
         """Like Docker: exit code, OOM flag and error clear; finished_at keeps the last exit."""

@@ -1,0 +1,30 @@
+"""The command line that starts a shim (imported by the container service at every start, so
+it imports nothing else)."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+SHIM_MODULE = __name__.rsplit(".", 1)[0]  # "berth.shim", or its name inside an Ansible collection
+
+#: The shim runs as ``python -I -S``: without site (no site-packages, no .pth files) it starts
+#: ~40 ms sooner and smaller, and it needs only the standard library and this package, whose
+#: parent directory the boot line puts first on sys.path.
+_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+         f"from {SHIM_MODULE}.main import main; raise SystemExit(main())")
+
+
+def shim_command(run_dir: str, ready_fd: int) -> list[str]:
+    parent = _package_parent()
+    if parent is None:  # inside an Ansible collection: let the normal import machinery find it
+        return [sys.executable, "-m", SHIM_MODULE, "--ready-fd", str(ready_fd), run_dir]
+    return [sys.executable, "-I", "-S", "-c", _BOOT, parent, "--ready-fd", str(ready_fd), run_dir]
+
+
+def _package_parent() -> Optional[str]:
+    """The directory holding the ``berth`` package, when this is the plain ``berth`` package."""
+    if SHIM_MODULE.count(".") != 1:
+        return None
+    path = getattr(sys.modules.get(SHIM_MODULE.split(".")[0]), "__file__", None)
+    return os.path.dirname(os.path.dirname(path)) if path else None
