@@ -123,6 +123,25 @@ options:
   ipv4_address:
     description: Fixed IPv4 address on a user-defined network.
     type: str
+  networks:
+    description: User-defined networks with their aliases and addresses. The first is the
+      container's network (instead of O(network_mode), O(network_aliases) and O(ipv4_address)); the
+      container is connected to the others and disconnected from any not listed, without being
+      recreated.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the network.
+        type: str
+        required: true
+      aliases:
+        description: DNS aliases of the container on this network.
+        type: list
+        elements: str
+      ipv4_address:
+        description: Fixed IPv4 address on this network.
+        type: str
   mac_address:
     description: MAC address of the container's interface.
     type: str
@@ -192,6 +211,18 @@ EXAMPLES = r'''
       MODE: production
     memory: 256m
     restart_policy: unless-stopped
+
+- name: On two networks, with a health check
+  berth.engine.container:
+    name: api
+    image: registry.example.com:5000/api:2.0
+    networks:
+      - name: frontend
+        aliases: [api]
+      - name: backend
+    healthcheck:
+      test: wget -qO- http://127.0.0.1:8080/health
+      interval: 10s
 
 - name: Ignore environment differences (set by another tool)
   berth.engine.container:

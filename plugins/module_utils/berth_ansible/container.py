@@ -9,6 +9,7 @@ the new one takes its name.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import engine
@@ -22,7 +23,7 @@ FIELD_OPTIONS = tuple(o for o in OPTIONS if o.field)
 class ContainerManager:
     def __init__(self, module: Any) -> None:
         self.module = module
-        self.p = module.params
+        self.p = primary_network_options(module.params)
         self.check = module.check_mode
         self.ctr = engine.load("container")
         self.svc = self.ctr.ContainerService()
@@ -105,6 +106,36 @@ class ContainerManager:
             if not values_match(mode, want, have, opt.unordered):
                 self.diffs[name] = (have, want)
 
+    def network_changes(self, c: Optional[Any]) -> Tuple[List[Any], List[str]]:
+        """The networks after the first to connect ``(name, aliases, ip)`` and to disconnect
+        (changed ones are both) so that ``c`` (None: a container being created) has exactly
+        the listed ones."""
+        wanted = {n["name"]: (sorted(n["aliases"] or []), n["ipv4_address"] or "")
+                  for n in self.p["networks"][1:]}
+        have: Dict[str, Tuple[List[str], str]] = {}
+        if c is not None:
+            networking = self.svc_networking()
+            primary = networking.effective_mode(c.spec.network)
+            for name, endpoint in networking.endpoints_of(c).items():
+                if name != primary:
+                    have[name] = (sorted(endpoint.get("aliases") or []), endpoint.get("ip") or "")
+        connect = [(name, *wanted[name]) for name in wanted if have.get(name) != wanted[name]]
+        disconnect = [name for name in have if have[name] != wanted.get(name)]
+        if connect or disconnect:
+            self.diffs["networks"] = (sorted(have), sorted(wanted))
+        return connect, disconnect
+
+    def svc_networking(self) -> Any:
+        return importlib.import_module(self.ctr.__name__ + ".networking")
+
+    def apply_networks(self, c: Any, connect: List[Any], disconnect: List[str]) -> Any:
+        networking = self.svc_networking()
+        for name in disconnect:
+            networking.disconnect_container(self.svc, c.id, name)
+        for name, aliases, ip in connect:
+            networking.connect_container(self.svc, c.id, name, aliases, ip)
+        return self.svc.resolve(c.id)
+
     # -- actions ----------------------------------------------------------------------------------
 
     def stop(self, c: Any) -> Any:
@@ -169,6 +200,12 @@ class ContainerManager:
             created_now = True
             if not self.check:
                 after = self.create(spec, before)
+        if self.p["networks"]:
+            connect, disconnect = self.network_changes(None if created_now else before)
+            if connect or disconnect:
+                self._change("connect networks")
+                if not self.check:
+                    after = self.apply_networks(after, connect, disconnect)
         running = bool(after and after.running) and not created_now  # a new one is not running
         if state == "started" or (state == "present" and was_running and created_now):
             if not running:
@@ -206,6 +243,21 @@ class ContainerManager:
                            "after": _expected(after if not self.check else before, state,
                                               {k: v[1] for k, v in self.diffs.items()})}
         return out
+
+
+def primary_network_options(params: Dict[str, Any]) -> Dict[str, Any]:
+    """``params`` with the first of ``networks`` as network_mode, network_aliases and
+    ipv4_address (compared strictly, like any option given in the task)."""
+    networks = params.get("networks")
+    if not networks:
+        return params
+    clash = [k for k in ("network_mode", "network_aliases", "ipv4_address") if params.get(k)]
+    if clash:
+        raise BadOption(f"networks: {clash[0]} and networks are mutually exclusive; give the "
+                        "first network's settings in networks")
+    first = networks[0]
+    return dict(params, network_mode=first["name"], network_aliases=list(first["aliases"] or []),
+                ipv4_address=first["ipv4_address"] or "")
 
 
 def _view(c: Optional[Any], options: Dict[str, Any]) -> Dict[str, Any]:

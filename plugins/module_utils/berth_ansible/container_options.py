@@ -138,6 +138,12 @@ def _healthcheck(value: Dict[str, Any]) -> Dict[str, Any]:
         raise BadOption(f"healthcheck: {exc}") from None
 
 
+NETWORK_SUBOPTIONS = (
+    Option("name", "str", "Name of the network.", required=True),
+    Option("aliases", "list", "DNS aliases of the container on this network.", elements="str"),
+    Option("ipv4_address", "str", "Fixed IPv4 address on this network."),
+)
+
 MOUNT_SUBOPTIONS = (
     Option("target", "str", "Path in the container.", required=True),
     Option("source", "str", "Host path (V(bind)) or volume name (V(volume); none: anonymous)."),
@@ -244,6 +250,12 @@ MODULE_OPTIONS = (
            elements="str", comparison="strict", unordered=True, field="network_aliases"),
     Option("ipv4_address", "str", "Fixed IPv4 address on a user-defined network.",
            comparison="strict", field="ip"),
+    Option("networks", "list", ("User-defined networks with their aliases and addresses. The "
+                                "first is the container's network (instead of O(network_mode), "
+                                "O(network_aliases) and O(ipv4_address)); the container is "
+                                "connected to the others and disconnected from any not listed, "
+                                "without being recreated."), elements="dict",
+           suboptions=NETWORK_SUBOPTIONS),
     Option("mac_address", "str", "MAC address of the container's interface.", comparison="strict",
            field="mac_address"),
     Option("dns_servers", "list", "DNS servers for C(/etc/resolv.conf).", elements="str",

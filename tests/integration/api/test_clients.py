@@ -49,6 +49,10 @@ def test_docker_client_version_ps_images_run_logs_stop_rm(berthd, docker_clients
     fg = docker(client, berthd, "run", "--rm", "busybox", "sh", "-c",
                 "echo fg; echo fg-err >&2; exit 7", check=False)
     assert (fg.returncode, fg.stdout, fg.stderr) == (7, b"fg\n", b"fg-err\n")
+    # -i: the client's stdin reaches the container through the attach stream, EOF included
+    piped = docker(client, berthd, "run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo eof",
+                   input=b"line one\nline two\n", check=False)
+    assert (piped.returncode, piped.stdout) == (0, b"line one\nline two\neof\n")
     assert docker(client, berthd, "ps", "-aq").stdout.decode().split() == \
         [berthd.env.berth("ps", "-aq").stdout.decode().strip()]  # only made-by-cli is left
 

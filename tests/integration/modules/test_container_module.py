@@ -193,3 +193,38 @@ def test_healthcheck_mounts_and_log_options(play, app_image, tmp_path) -> None:
     while info(play)["container"]["State"]["Health"]["Status"] != "unhealthy":
         deadline_polls -= 1
         assert deadline_polls, "the failing health check never made it unhealthy"
+
+
+def test_networks_first_is_primary_others_connected_without_recreate(
+        play, berth_env, app_image) -> None:
+    for name, subnet in (("berthfront", "10.231.41.0/24"), ("berthback", "10.231.42.0/24"),
+                         ("berthside", "10.231.43.0/24")):
+        berth_env.berth("network", "create", "--subnet", subnet, name)
+    nets = [{"name": "berthfront", "aliases": ["web"]},
+            {"name": "berthback", "ipv4_address": "10.231.42.20"}]
+    task = [ctr("run", image=app_image, state="present", network_mode=None, networks=nets)]
+    first = play(task)["run"]
+    assert first["changed"] is True
+    assert first["actions"] == ["create", "connect networks"]
+    cid = first["container"]["Id"]
+    assert first["container"]["HostConfig"]["NetworkMode"] == "berthfront"
+    assert play(task, check=True)["run"]["changed"] is False
+    assert play(task)["run"]["changed"] is False
+
+    moved = [ctr("run", image=app_image, state="present", network_mode=None,
+                 networks=[nets[0], {"name": "berthside"}])]
+    predicted = play(moved, check=True, diff=True)["run"]
+    assert predicted["changed"] is True and predicted["actions"] == ["connect networks"]
+    assert predicted["diff"]["before"]["networks"] == ["berthback"]
+    assert predicted["diff"]["after"]["networks"] == ["berthside"]
+    run = play(moved)["run"]
+    assert run["changed"] is True and run["container"]["Id"] == cid, "no recreate"
+    assert play(moved)["run"]["changed"] is False
+
+    renamed = [ctr("run", image=app_image, state="present", network_mode=None,
+                   networks=[{"name": "berthfront", "aliases": ["www"]}])]
+    assert play(renamed)["run"]["container"]["Id"] != cid  # the first network's aliases: recreate
+    clash = play([ctr("bad", image=app_image, network_mode="berthfront", networks=nets)],
+                 expect_failure=True)
+    assert "network_mode and networks are mutually exclusive" in clash["bad"]["msg"]
+    play([ctr("rm", state="absent")])

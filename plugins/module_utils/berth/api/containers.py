@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
@@ -282,7 +284,8 @@ def _wait(svc: Any, c: Any, condition: str, removed_exit_codes: dict[str, int]) 
 
 
 def attach(ctx: Any, req: Request, cid: str) -> Response:
-    """The output half of Docker's attach on a hijacked connection (stdin is not forwarded)."""
+    """Docker's attach on a hijacked connection: the output from the json-file log, and with
+    ``stdin=1`` (an interactive container) what the client sends goes to the container."""
     svc = ctx.containers()
     c = svc.resolve(cid)
     if not req.flag("stream") and not req.flag("logs"):
@@ -291,8 +294,50 @@ def attach(ctx: Any, req: Request, cid: str) -> Response:
     stop = _exited_since(svc, c.id, c)
 
     def pump(raw: Any) -> None:
+        if req.flag("stdin") and c.spec.interactive:
+            threading.Thread(target=_forward_stdin, args=(svc, c, raw.rfile, stop),
+                             name="berthd-stdin", daemon=True).start()
         for chunk in _log_frames(svc, c, req, req.flag("stream"), since, stop):
             raw.wfile.write(chunk)
             raw.wfile.flush()
     return Response(101, content_type=RAW_STREAM if c.spec.tty else MULTIPLEXED_STREAM,
                     hijack=pump)
+
+
+def _forward_stdin(svc: Any, c: Any, rfile: Any, stop: Callable[[], bool]) -> None:
+    """Copy the client's bytes to the container's stdin (the shim's attach stream), EOF too.
+
+    Docker clients attach before they start the container: the copy begins once it runs (the
+    client's bytes wait in the socket meanwhile)."""
+    from ..container import shimctl
+
+    while not svc._reconcile(svc.records.get(c.id) or c).running:  # noqa: SLF001
+        if stop() or svc.records.get(c.id) is None:
+            return
+        time.sleep(0.02)
+    try:
+        sock = shimctl.open_attach(svc.paths(c.id), True)
+    except shimctl.ShimError:
+        return  # it has exited meanwhile: nothing to feed
+    # the shim also sends the output back on this stream; the client gets it from the log
+    threading.Thread(target=_discard, args=(sock,), name="berthd-attach-drain",
+                     daemon=True).start()
+    try:
+        while True:
+            data = rfile.read1(65536)
+            if not data:
+                sock.shutdown(socket.SHUT_WR)  # the client's EOF is the container's
+                return
+            sock.sendall(data)
+    except OSError:
+        return  # the client or the container went away
+    finally:
+        sock.close()
+
+
+def _discard(sock: Any) -> None:
+    try:
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
