@@ -22,7 +22,7 @@ play() {
 echo "== first run: everything is created"
 play
 echo "== second run: nothing changes"
-out=$(play | tee /dev/stderr)
+out=$(play | tee -a /dev/stderr)  # -a: stderr may be a file (a log), never truncate it
 if ! grep -Eq 'localhost +: ok=[0-9]+ +changed=0 ' <<<"$out"; then
     echo "demo: the second run changed something" >&2
     exit 1

@@ -114,7 +114,7 @@ class ContainerManager:
                   for n in self.p["networks"][1:]}
         have: Dict[str, Tuple[List[str], str]] = {}
         if c is not None:
-            networking = self.svc_networking()
+            networking = self._networking()
             primary = networking.effective_mode(c.spec.network)
             for name, endpoint in networking.endpoints_of(c).items():
                 if name != primary:
@@ -125,11 +125,11 @@ class ContainerManager:
             self.diffs["networks"] = (sorted(have), sorted(wanted))
         return connect, disconnect
 
-    def svc_networking(self) -> Any:
+    def _networking(self) -> Any:
         return importlib.import_module(self.ctr.__name__ + ".networking")
 
     def apply_networks(self, c: Any, connect: List[Any], disconnect: List[str]) -> Any:
-        networking = self.svc_networking()
+        networking = self._networking()
         for name in disconnect:
             networking.disconnect_container(self.svc, c.id, name)
         for name, aliases, ip in connect:

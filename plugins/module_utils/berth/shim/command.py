@@ -1,5 +1,5 @@
 """The command line that starts a shim (imported by the container service at every start, so
-it imports nothing else)."""
+it imports nothing but os and sys)."""
 from __future__ import annotations
 
 import os
