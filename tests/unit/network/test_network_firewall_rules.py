@@ -55,3 +55,18 @@ def test_parse_saved():
     assert [(r.table, r.chain, r.tag) for r in tagged] == [
         ("nat", "BERTH", "c1"), ("nat", "BERTH", "c1"), ("filter", "BERTH-FORWARD", "n1")]
     assert tagged[0].line.startswith("-A BERTH -d 127.0.0.1/32")
+
+
+def test_parse_saved_reads_quoted_unquoted_and_odd_comments():
+    saved = "\n".join([
+        "*nat",
+        '-A BERTH -p tcp -m tcp --dport 8080 -m comment --comment "berth:abc123" -j DNAT '
+        "--to-destination 10.88.0.2:80",
+        "-A BERTH-POSTROUTING -m comment --comment berth:def456 -j MASQUERADE",
+        '-A BERTH -m comment --comment "berth:with space" -j RETURN',  # not an id: shlex reads it
+        "-A BERTH -m comment --comment berth -j RETURN",  # the base rules' comment: no tag
+        '-A OTHER -m comment --comment "not berth:x" -j RETURN',
+        "COMMIT", ""])
+    tagged = parse_saved(saved)[2]
+    assert [(r.chain, r.tag) for r in tagged] == [
+        ("BERTH", "abc123"), ("BERTH-POSTROUTING", "def456"), ("BERTH", "with space")]

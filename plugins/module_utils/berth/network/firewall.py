@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
@@ -177,16 +178,33 @@ def parse_saved(text: str) -> tuple[set[tuple[str, str]], list[str], list[SavedR
             chains.add((table, raw[1:].split()[0]))
         elif raw.startswith("-A "):
             lines.append(f"{table}|{raw}")
-            if TAG_PREFIX not in raw:  # shlex is slow: tokenise only lines that may be berth's
+            if TAG_PREFIX not in raw:
                 continue
-            try:
-                tokens = shlex.split(raw)
-            except ValueError:
-                continue
-            for i, tok in enumerate(tokens[:-1]):
-                if tok == "--comment" and tokens[i + 1].startswith(TAG_PREFIX):
-                    tagged.append(SavedRule(table, tokens[1], raw, tokens[i + 1][len(TAG_PREFIX):]))
+            tag = _tag_of(raw)
+            if tag is not None:
+                tagged.append(SavedRule(table, raw.split(None, 2)[1], raw, tag))
     return chains, lines, tagged
+
+
+#: the berth comment of a saved rule: tags are ids, so no quoting but the optional double quotes
+_TAG_COMMENT = re.compile(r'--comment (?:"{0}([\w.:-]+)"|{0}([\w.:-]+))(?: |$)'.format(
+    re.escape(TAG_PREFIX)))
+
+
+def _tag_of(raw: str) -> str | None:
+    """The berth tag of one ``-A`` line; a regex, not shlex: dumps with many containers have
+    hundreds of berth lines and this runs on every start and removal."""
+    found = _TAG_COMMENT.search(raw)
+    if found:
+        return found.group(1) or found.group(2)
+    try:  # an unusual rendering: tokenise it properly
+        tokens = shlex.split(raw)
+    except ValueError:
+        return None
+    for i, tok in enumerate(tokens[:-1]):
+        if tok == "--comment" and tokens[i + 1].startswith(TAG_PREFIX):
+            return tokens[i + 1][len(TAG_PREFIX):]
+    return None
 
 
 def _has_rule(lines: list[str], table: str, chain: str, rule: list[str]) -> bool:
