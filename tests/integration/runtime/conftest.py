@@ -17,8 +17,9 @@ import berth.runtime as rt
 
 @pytest.fixture(scope="package", autouse=True)
 def subreaper() -> Iterator[None]:
-    """Make pytest a child subreaper for these tests only (elsewhere an orphan must go to init);
-    at the end remove the parent cgroup the tests shared."""
+    """Make pytest a child subreaper for these tests, and no longer after them (pytest may run
+    this teardown only at the end of the session: tests that need orphans to go to init make
+    sure themselves); remove the parent cgroup the tests shared."""
     was = rt.is_child_subreaper()
     if not was:
         rt.set_child_subreaper()

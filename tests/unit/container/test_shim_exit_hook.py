@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import berth.runtime as rt
 from berth.errors import InvalidArgument
 from berth.shim.config import ShimConfig
 from berth.shim.exit_hook import run_detached
@@ -29,6 +30,18 @@ REPORT = textwrap.dedent("""
         json.dump(report, f)
     os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 """)
+
+
+@pytest.fixture
+def not_a_subreaper():
+    """The hook's contract is about a caller that is no child subreaper (orphans go to init);
+    other test packages make this pytest process one for their own runs."""
+    was = rt.is_child_subreaper()
+    if was:
+        rt.set_child_subreaper(False)
+    yield
+    if was:
+        rt.set_child_subreaper(True)
 
 
 def _children() -> set[int]:
@@ -57,7 +70,8 @@ def _wait_for(path: str, limit: float = 60.0) -> dict:
         return json.load(f)
 
 
-def test_hook_runs_detached_with_its_environment_and_nothing_inherited(tmp_path) -> None:
+def test_hook_runs_detached_with_its_environment_and_nothing_inherited(
+        tmp_path, not_a_subreaper) -> None:
     out, go = str(tmp_path / "report.json"), tmp_path / "go"
     leaked_r, leaked_w = os.pipe()  # an inheritable fd of "the shim" that must not reach the hook
     os.set_inheritable(leaked_w, True)
@@ -82,7 +96,8 @@ def test_no_hook_starts_nothing() -> None:
     assert run_detached([], {"HOOK_TEST": "yes"}) is False
 
 
-def test_a_hook_that_cannot_be_executed_does_not_disturb_the_caller(tmp_path) -> None:
+def test_a_hook_that_cannot_be_executed_does_not_disturb_the_caller(
+        tmp_path, not_a_subreaper) -> None:
     before = _children()
     assert run_detached([str(tmp_path / "missing")], {}) is True  # the exec fails in the child
     assert _children() - before == set()  # nothing of it left for the caller to reap
