@@ -65,6 +65,9 @@ class HealthChecker:
     def _run_probe(self) -> None:
         if not self.pid1 or self.pid:
             return
+        if self.state.status == "paused":  # a frozen container cannot run its test: skip this one
+            self.loop.call_later("health", self.interval, self._run_probe)
+            return
         r, w = os.pipe2(os.O_CLOEXEC)
         try:
             pid = os.fork()
@@ -72,6 +75,7 @@ class HealthChecker:
             os.close(r)
             os.close(w)
             self.record(-1, f"cannot start the health check: {e}", rfc3339_nano())
+            self.loop.call_later("health", self.interval, self._run_probe)
             return
         if pid == 0:
             _exec_probe(self.probe + [str(self.pid1)], self.env, w)
