@@ -215,6 +215,24 @@ def test_static_ip_comes_back_after_stop_and_start(ctr) -> None:
     assert ctr.inspect("st")["NetworkSettings"]["Networks"]["fixed"]["IPAddress"] == fixed
 
 
+def test_mac_address_is_the_interfaces_and_inspect_shows_it(ctr) -> None:
+    ctr("network", "create", "--subnet", free_subnet(), "macnet")
+    ctr.run_d("--name", "mac", "--network", "macnet", "--mac-address", "02:42:AC:11:00:99",
+              "busybox", "sleep", "600")
+    assert ctr.out("exec", "mac", "cat", "/sys/class/net/eth0/address") == "02:42:ac:11:00:99\n"
+    assert ctr.inspect("mac")["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == \
+        "02:42:ac:11:00:99"
+    ctr("stop", "-t", "0", "mac")
+    ctr("start", "mac")  # the address is the container's, not the run's
+    assert ctr.out("exec", "mac", "cat", "/sys/class/net/eth0/address") == "02:42:ac:11:00:99\n"
+    for flags, message in ((["--mac-address", "01:00:5e:00:00:01"], b"multicast"),
+                           (["--mac-address", "02:42"], b"invalid MAC address"),
+                           (["--network", "none", "--mac-address", "02:42:ac:11:00:98"],
+                            b"conflicting options")):
+        proc = ctr("run", "-d", *flags, "busybox", "true", check=False)
+        assert proc.returncode == 125 and message in proc.stderr
+
+
 def test_container_network_mode_sees_the_others_interfaces(ctr) -> None:
     ctr("network", "create", "--subnet", free_subnet(), "shared")
     ctr.run_d("--name", "owner", "--network", "shared", "busybox", "sleep", "600")

@@ -106,9 +106,10 @@ def check_create(store: Store, mode: str, publish: Sequence[str], publish_all: b
 # -- attach / release -------------------------------------------------------------------------
 
 def attach(store: Store, cid: str, name: str, mode: str, endpoints: Mapping[str, Any],
-           ports: Sequence[Any] = (), exposed: Iterable[str] = ()) -> Attachment:
+           ports: Sequence[Any] = (), exposed: Iterable[str] = (), mac: str = "") -> Attachment:
     """Give container ``cid`` its network (``host``, ``none`` or bridge networks); ports are
-    published through the first network. Everything is undone on failure."""
+    published through the first network, which also gets ``mac`` (``--mac-address``).
+    Everything is undone on failure."""
     if mode == "host":
         return Attachment("host", host_network=True)
     if mode.startswith(JOIN):
@@ -126,7 +127,7 @@ def attach(store: Store, cid: str, name: str, mode: str, endpoints: Mapping[str,
         for i, (network, cfg) in enumerate(endpoints.items()):
             att = manager.attach(cid, network, ip=cfg.get("ip") or None,
                                  aliases=cfg.get("aliases") or (), ports=ports if i == 0 else (),
-                                 name=name)
+                                 name=name, mac=mac if i == 0 else "")
             result.netns_path = att.netns_path
             result.settings[att.network] = att.settings()
             if i == 0:
@@ -245,7 +246,8 @@ def setup(svc: Any, c: Any) -> Attachment:
     ports: list = []
     if uses_bridges(mode):
         ports = port_requests(c.spec.publish, c.spec.publish_all, c.config)
-    att = attach(svc.store, c.id, c.name, mode, endpoints_of(c), ports, exposed_keys(c.config))
+    att = attach(svc.store, c.id, c.name, mode, endpoints_of(c), ports, exposed_keys(c.config),
+                 c.spec.mac_address)
     try:
         c.state["link_hosts"] = _link_hosts(svc, c, att)
         spec = c.spec

@@ -170,9 +170,11 @@ def validate_network(spec: ContainerSpec) -> None:
     if spec.mac_address:
         if not re.match(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$", spec.mac_address):
             raise InvalidArgument(f"invalid MAC address: {spec.mac_address}")
-        # berth.network derives each MAC from the address and takes no other one yet
-        raise InvalidArgument("--mac-address is not supported: berth derives the MAC address "
-                              "from the IP address")
+        if int(spec.mac_address[:2], 16) & 1:
+            raise InvalidArgument(f"invalid MAC address: {spec.mac_address} is a multicast "
+                                  "address")
+        if mode in ("host", "none"):
+            raise InvalidArgument(f"conflicting options: mac-address and the {mode} network mode")
     if spec.extra_hosts:
         from ..network import parse_add_host  # imported only when needed: pyroute2 is slow
 

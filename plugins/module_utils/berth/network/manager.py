@@ -201,10 +201,11 @@ class NetworkManager:
 
     def attach(self, container_id: str, network: str, ip: Optional[str] = None,
                aliases: Sequence[str] = (), ports: Iterable[Union[str, PortMapping]] = (),
-               name: str = "") -> Attachment:
+               name: str = "", mac: str = "") -> Attachment:
         """Put a container on a network: its namespace file (created on first attach), a veth
-        ``ethN`` with an address, and DNAT rules for ``ports`` (``-p`` strings or mappings). Ports
-        are checked before anything is created; every step is undone if a later one fails."""
+        ``ethN`` with an address (and ``mac``, else one derived from the address), and DNAT rules
+        for ``ports`` (``-p`` strings or mappings). Ports are checked before anything is created;
+        every step is undone if a later one fails."""
         if network in PREDEFINED and records.get_network(self.db, network) is None:
             self.ensure_default()
         net = self._get(network)
@@ -231,7 +232,7 @@ class NetworkManager:
                 raise Conflict(f"container {container_id[:12]} already publishes ports")
             resolved = portmap.resolve(mappings, firewall.published_ports()) if mappings else []
             return self._attach_bridge(container_id, net, existing, ip, list(aliases), resolved,
-                                       name)
+                                       name, mac)
 
     def _special(self, eps: list[Endpoint]) -> bool:
         ids = {n.id for n in records.all_networks(self.db) if n.driver != "bridge"}
@@ -267,15 +268,16 @@ class NetworkManager:
 
     def _attach_bridge(self, container_id: str, net: Network, existing: list[Endpoint],
                        ip: Optional[str], aliases: list[str], ports: list[PortMapping],
-                       name: str) -> Attachment:
+                       name: str, mac: str = "") -> Attachment:
         netns = self.netns_path(container_id)
         used_ifnames = {e.ifname for e in existing}
         ifname = next(f"eth{i}" for i in range(len(existing) + 1) if f"eth{i}" not in used_ifnames)
         spec = subnet_spec(net)
         with self.db.transaction() as tx:
             addr = ipam.choose_address(spec, ipam.taken_addresses(tx, net.id), ip, net.name)
-            ep = Endpoint(net.id, container_id, _new_id(), name, str(addr), ipam.mac_for(addr),
-                          ifname, None, aliases, [p.to_dict() for p in ports])
+            ep = Endpoint(net.id, container_id, _new_id(), name, str(addr),
+                          mac.lower() or ipam.mac_for(addr), ifname, None, aliases,
+                          [p.to_dict() for p in ports])
             ep.insert(tx)
             new_sandbox = records.add_sandbox(tx, container_id, netns)
         try:
