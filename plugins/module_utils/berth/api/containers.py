@@ -311,8 +311,13 @@ def _forward_stdin(svc: Any, c: Any, rfile: Any, stop: Callable[[], bool]) -> No
     client's bytes wait in the socket meanwhile)."""
     from ..container import shimctl
 
-    while not svc._reconcile(svc.records.get(c.id) or c).running:  # noqa: SLF001
-        if stop() or svc.records.get(c.id) is None:
+    while True:
+        current = svc.records.get(c.id)
+        if current is None:
+            return  # removed meanwhile
+        if svc._reconcile(current).running:  # noqa: SLF001 - refresh without release
+            break
+        if stop():
             return
         time.sleep(0.02)
     try:

@@ -201,10 +201,10 @@ def _list(value: Any, what: str) -> list[str]:
 
 
 def _log_options(config: Mapping[str, Any]) -> dict[str, str]:
-    """HostConfig.LogConfig: json-file (Docker clients send an empty Type for the default)."""
-    if config.get("Type") not in (None, "", "json-file"):
-        raise InvalidArgument(f"logging driver {config['Type']!r} is not supported "
-                              "(berth writes json-file logs)")
+    """HostConfig.LogConfig's options (json-file is the only driver)."""
+    from ..container.spec import check_log_driver
+
+    check_log_driver(config.get("Type"))
     return {str(k): str(v) for k, v in (config.get("Config") or {}).items()}
 
 

@@ -111,11 +111,10 @@ def add_health_and_log_flags(p: argparse.ArgumentParser) -> None:
 
 def health_and_log_fields(args: argparse.Namespace) -> dict[str, Any]:
     from ..container.health import from_options
+    from ..container.spec import check_log_driver
     from ..errors import InvalidArgument
 
-    if args.log_driver != "json-file":
-        raise InvalidArgument(f"logging driver {args.log_driver!r} is not supported "
-                              "(berth writes json-file logs)")
+    check_log_driver(args.log_driver)
     log_options = {}
     for item in args.log_opt:
         key, sep, value = item.partition("=")

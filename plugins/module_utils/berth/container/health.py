@@ -24,7 +24,8 @@ DEFAULT_TIMEOUT = 30 * NS
 DEFAULT_RETRIES = 3
 #: Docker refuses durations under a millisecond (other than 0: "the default")
 MIN_DURATION = 10 ** 6
-PROBE_MODULE = "berth.container.health_probe"
+#: "berth.container.health_probe", or its name inside an Ansible collection (like the exit hook)
+PROBE_MODULE = (__package__ or "berth.container") + ".health_probe"
 
 
 def merge(container: Optional[Mapping[str, Any]],
@@ -114,7 +115,7 @@ def validate(check: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
 def shim_settings(check: Optional[Mapping[str, Any]], cid: str, root: str,
                   run: str) -> dict[str, Any]:
     """shim.json's ``health`` (seconds as floats), or nothing when the container has no check."""
-    if check is None or not active(check):
+    if check is None or not active(check):  # (None: for the type checker; active() says so too)
         return {}
     return {"health": {
         "probe": [sys.executable, "-m", PROBE_MODULE, cid],
@@ -132,5 +133,6 @@ def docker_health(check: Optional[Mapping[str, Any]],
     if not active(check):
         return None
     reported = state.get("health") or {}
-    return {"Status": reported.get("status") or "starting", "FailingStreak": int(reported.get("failing_streak") or 0),
+    return {"Status": reported.get("status") or "starting",
+            "FailingStreak": int(reported.get("failing_streak") or 0),
             "Log": list(reported.get("log") or [])}

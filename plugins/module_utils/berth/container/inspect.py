@@ -39,7 +39,7 @@ def status_text(c: Container, now: Optional[float] = None) -> str:
         text = "Up " + human_duration(now - unix_time(c.state.get("started_at", "")))
         if status == "paused":
             return text + " (Paused)"
-        checked = health.docker_health(c.config.get("Healthcheck"), c.state)
+        checked = _health(c)
         if checked is not None:  # Docker's wording: (health: starting), (healthy), (unhealthy)
             status = checked["Status"]
             text += f" (health: {status})" if status == "starting" else f" ({status})"
@@ -120,9 +120,14 @@ def matches(c: Container, filters: Mapping[str, Sequence[str]], image_ids: Mappi
     return True
 
 
+def _health(c: Container) -> Optional[dict[str, Any]]:
+    """``State.Health`` of ``c`` (None: no active check)."""
+    return health.docker_health(c.config.get("Healthcheck"), c.state)
+
+
 def _health_status(c: Container) -> str:
     """What ``ps --filter health=`` matches: starting, healthy, unhealthy, or none."""
-    checked = health.docker_health(c.config.get("Healthcheck"), c.state)
+    checked = _health(c)
     return "none" if checked is None else checked["Status"]
 
 
@@ -213,7 +218,7 @@ def inspect(c: Container, paths: ContainerPaths, lowerdirs: Sequence[str] = ()) 
 
 
 def _health_state(c: Container) -> dict[str, Any]:
-    checked = health.docker_health(c.config.get("Healthcheck"), c.state)
+    checked = _health(c)
     return {} if checked is None or c.status == "created" else {"Health": checked}
 
 

@@ -115,7 +115,15 @@ class ContainerSpec:
         return self
 
 
+LOG_DRIVER = "json-file"
 LOG_OPTIONS = ("max-size", "max-file")
+
+
+def check_log_driver(name: Optional[str]) -> None:
+    """Only json-file logs exist (Docker clients send an empty driver for the default)."""
+    if name not in (None, "", LOG_DRIVER):
+        raise InvalidArgument(f"logging driver {name!r} is not supported (berth writes "
+                              f"{LOG_DRIVER} logs)")
 
 
 def log_rotation(options: Mapping[str, str]) -> tuple[Optional[int], int]:
