@@ -9,7 +9,6 @@ the new one takes its name.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import engine
@@ -114,7 +113,7 @@ class ContainerManager:
                   for n in self.p["networks"][1:]}
         have: Dict[str, Tuple[List[str], str]] = {}
         if c is not None:
-            networking = self._networking()
+            networking = engine.submodule("container", "networking")
             primary = networking.effective_mode(c.spec.network)
             for name, endpoint in networking.endpoints_of(c).items():
                 if name != primary:
@@ -125,11 +124,8 @@ class ContainerManager:
             self.diffs["networks"] = (sorted(have), sorted(wanted))
         return connect, disconnect
 
-    def _networking(self) -> Any:
-        return importlib.import_module(self.ctr.__name__ + ".networking")
-
     def apply_networks(self, c: Any, connect: List[Any], disconnect: List[str]) -> Any:
-        networking = self._networking()
+        networking = engine.submodule("container", "networking")
         for name in disconnect:
             networking.disconnect_container(self.svc, c.id, name)
         for name, aliases, ip in connect:

@@ -7,7 +7,6 @@ without a ``field`` steer the module (state, pull policy, recreate...).
 """
 from __future__ import annotations
 
-import importlib
 import shlex
 from typing import Any, Dict, List, Optional
 
@@ -64,7 +63,7 @@ def _strings(option: str) -> Any:
 
 
 def _caps(value: List[str]) -> List[str]:
-    caps = importlib.import_module(engine.load("runtime").__name__ + ".caps")
+    caps = engine.submodule("runtime", "caps")
     try:
         return [caps.normalize(c) for c in value]
     except engine.errors().InvalidArgument as exc:
@@ -122,7 +121,7 @@ HEALTHCHECK_SUBOPTIONS = (
 
 
 def _healthcheck(value: Dict[str, Any]) -> Dict[str, Any]:
-    health = importlib.import_module(engine.load("container").__name__ + ".health")
+    health = engine.submodule("container", "health")
     test = value.get("test")
     try:
         if isinstance(test, list):
@@ -184,8 +183,7 @@ def _mounts(value: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def _image_healthcheck(value: Any, config: Dict[str, Any]) -> Any:
-    health = importlib.import_module(engine.load("container").__name__ + ".health")
-    return health.merge(value, _img(config, "Healthcheck"))
+    return engine.submodule("container", "health").merge(value, _img(config, "Healthcheck"))
 
 
 MODULE_OPTIONS = (

@@ -85,6 +85,12 @@ def errors() -> Any:
     return load("errors")
 
 
+def submodule(package: str, name: str) -> Any:
+    """Module ``name`` of the engine package ``package`` (``submodule("container", "health")``),
+    from the same engine as ``load``; the package's own imports have loaded it already."""
+    return importlib.import_module(f"{load(package).__name__}.{name}")
+
+
 def run(module: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Call ``func``; an engine error or a missing library ends the module with fail_json."""
     from ansible.module_utils.basic import missing_required_lib

@@ -7,7 +7,6 @@ at once, a stopped one when it starts) and, unless ``appends``, the others are d
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import engine
@@ -98,7 +97,7 @@ def _connect(module: Any, network: str, wanted: List[str],
     names before and after, or None when nothing changes. In check mode the network may not
     exist yet: nobody is connected to it then."""
     ctr = engine.load("container")
-    networking = importlib.import_module(ctr.__name__ + ".networking")
+    networking = engine.submodule("container", "networking")
     svc = ctr.ContainerService()
     by_name = {c.name: c for c in svc.records.all()}
     missing = sorted(set(wanted) - set(by_name))
