@@ -26,7 +26,7 @@ DEFAULT_CACHE = os.environ.get("BERTH_FIXTURE_CACHE") or "/var/cache/berth-fixtu
 
 # What the roles' Debian vars install (roles/*/vars/Debian.yml), plus python3-apt for the apt module.
 PACKAGES = sorted([
-    "python3", "python3-apt", "python3-pyroute2", "python3-requests", "iptables", "ca-certificates",
+    "python3", "python3-apt", "python3-requests", "iptables", "ca-certificates",
     "docker-registry", "nginx", "openssl",
 ])
 POLICY_RC_D = "#!/bin/sh\n# no service starts while the image is built\nexit 101\n"

@@ -30,7 +30,7 @@ class UnsafeArchive(InvalidArgument):
 
 
 class MissingDependency(BerthError):
-    """A Python library that one feature needs (requests, pyroute2) is not installed. Modules import
+    """A Python library that one feature needs (requests) is not installed. Modules import
     such libraries guarded and raise this when the feature is used, chained to the ImportError."""
 
 

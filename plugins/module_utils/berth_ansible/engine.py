@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 from .options import BadOption
 
 #: third-party libraries of the engine, by top-level import name -> the name to install
-LIBRARIES = {"requests": "requests", "pyroute2": "pyroute2"}
+LIBRARIES = {"requests": "requests"}
 
 
 class MissingLibrary(Exception):
@@ -104,7 +104,7 @@ def run(module: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
     except Exception as exc:  # pylint: disable=broad-except
         missing = getattr(errors(), "MissingDependency", None)
         if missing is not None and isinstance(exc, missing):
-            # the engine guards requests/pyroute2 itself; report it the Ansible way
+            # the engine guards requests itself; report it the Ansible way
             cause = getattr(exc.__cause__, "name", None) or ""
             library = LIBRARIES.get(cause.split(".", maxsplit=1)[0])
             module.fail_json(msg=missing_required_lib(library) if library else str(exc),

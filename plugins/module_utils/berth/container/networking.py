@@ -2,8 +2,8 @@
 with only ``lo``), ``container:<id>`` (another container's namespace) or bridge networks (the
 default ``bridge`` and user networks, with published ports).
 
-``berth.network`` pulls in pyroute2, which costs a few hundred milliseconds to import: it is only
-imported by the functions that need it, never by ``berth ps`` or ``berth inspect``.
+``berth.network`` (firewall, IPAM, rtnetlink) is imported only by the functions that need it, never by
+``berth ps`` or ``berth inspect``.
 """
 from __future__ import annotations
 

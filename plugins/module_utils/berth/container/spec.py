@@ -184,7 +184,7 @@ def validate_network(spec: ContainerSpec) -> None:
         if mode in ("host", "none"):
             raise InvalidArgument(f"conflicting options: mac-address and the {mode} network mode")
     if spec.extra_hosts:
-        from ..network import parse_add_host  # imported only when needed: pyroute2 is slow
+        from ..network import parse_add_host  # imported only when needed
 
         for entry in spec.extra_hosts:
             parse_add_host(entry)

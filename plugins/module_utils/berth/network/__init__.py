@@ -9,7 +9,7 @@
     manager.check(repair=True)                     # kernel <-> store reconciliation
 
 Modules: ``ipam`` (subnets, addresses), ``portmap`` (-p parsing, free ports), ``netlink`` (bridges,
-veth, netns files via pyroute2), ``firewall`` (iptables chains and rules), ``hosts`` (/etc/hosts,
+veth, netns files via rtnetlink: ``rtnl``), ``firewall`` (iptables chains and rules), ``hosts`` (/etc/hosts,
 /etc/resolv.conf), ``manager`` (the service), ``reconcile`` (check).
 """
 from __future__ import annotations

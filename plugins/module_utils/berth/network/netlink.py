@@ -1,4 +1,4 @@
-"""Kernel network objects through netlink (pyroute2) and /proc/sys: bridges, veth pairs, network
+"""Kernel network objects through rtnetlink (``rtnl``) and /proc/sys: bridges, veth pairs, network
 namespace files, routes and sysctls. No ``ip`` shell-outs.
 
 Every link berth creates carries the alias ``berth:<tag>`` (IFLA_IFALIAS) so leftovers are found by
@@ -15,25 +15,11 @@ import os
 import secrets
 import socket
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
-from ..errors import BerthError, Conflict, missing_library
-
-try:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
-except ImportError as exc:  # netlink needs pyroute2; _ipr() says so when used
-    IPRoute = None
-    PYROUTE2_IMPORT_ERROR: ImportError | None = exc
-
-    class NetlinkError(Exception):  # type: ignore[no-redef]
-        """Stand-in so ``except NetlinkError`` stays valid; never raised without pyroute2."""
-
-        code = 0
-else:
-    PYROUTE2_IMPORT_ERROR = None
+from ..errors import BerthError, Conflict
+from .rtnl import LinkMsg, NetlinkError, Rtnl
 
 TAG_PREFIX = "berth:"
 CLONE_NEWNET = 0x40000000
@@ -45,41 +31,14 @@ RT_TABLE_LOCAL = 255
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _share_libc_with_pyroute2() -> None:
-    """pyroute2.netns finds libc with ctypes.util.find_library, which forks ``ldconfig -p`` on
-    every process's first namespace switch; hand it the libc handle we have (an optimisation:
-    if pyroute2 ever renames its private handle this does nothing)."""
-    try:
-        import pyroute2.netns as pyroute2_netns
-    except ImportError:
-        return
-    if getattr(pyroute2_netns, "__libc", False) is None:
-        setattr(pyroute2_netns, "__libc", _libc)
-
-
-_share_libc_with_pyroute2()
-
-
 class NetworkError(BerthError):
     """A kernel network operation failed."""
 
 
 def _fail(what: str, e: Exception) -> NetworkError:
-    if isinstance(e, NetlinkError):
-        return NetworkError(f"{what}: {os.strerror(e.code)}")
+    if isinstance(e, OSError) and e.errno:
+        return NetworkError(f"{what}: {os.strerror(e.errno)}")
     return NetworkError(f"{what}: {e}")
-
-
-@contextlib.contextmanager
-def _ipr(netns: Optional[str] = None) -> Iterator[IPRoute]:
-    if IPRoute is None:
-        raise missing_library("pyroute2", "container networking", PYROUTE2_IMPORT_ERROR)
-    # flags=0: never let pyroute2 create a namespace at a path that went missing
-    ipr = IPRoute(netns=netns, flags=0) if netns else IPRoute()
-    try:
-        yield ipr
-    finally:
-        ipr.close()
 
 
 def alias_for(tag: str) -> str:
@@ -166,16 +125,13 @@ class Link:
         return self.alias[len(TAG_PREFIX):] if self.alias.startswith(TAG_PREFIX) else None
 
 
-def _link_of(msg: Any) -> Link:
-    info = msg.get("IFLA_LINKINFO")
-    kind = info.get("IFLA_INFO_KIND") if info else ""
-    return Link(msg["index"], msg.get("ifname") or "", kind or "", msg.get("ifalias") or "",
-                msg.get("master") or 0)
+def _link_of(msg: LinkMsg) -> Link:
+    return Link(msg.index, msg.name, msg.kind, msg.alias, msg.master)
 
 
 def links(netns: Optional[str] = None) -> list[Link]:
-    with _ipr(netns) as ipr:
-        return [_link_of(m) for m in ipr.get_links()]
+    with Rtnl(netns) as rt:
+        return [_link_of(m) for m in rt.links()]
 
 
 def tagged_links() -> list[Link]:
@@ -184,23 +140,21 @@ def tagged_links() -> list[Link]:
 
 
 def find_link(name: str, netns: Optional[str] = None) -> Optional[Link]:
-    with _ipr(netns) as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
-            return None
-        return _link_of(ipr.get_links(found[0])[0])
+    with Rtnl(netns) as rt:
+        found = rt.link(name)
+    return _link_of(found) if found else None
 
 
 def delete_link(name: str) -> bool:
     """Delete a host link (a veth takes its peer with it); False if it was not there."""
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
+    with Rtnl() as rt:
+        found = rt.link(name)
+        if found is None:
             return False
         try:
-            ipr.link("del", index=found[0])
+            rt.delete_link(found.index)
         except NetlinkError as e:
-            if e.code == errno.ENODEV:
+            if e.errno == errno.ENODEV:
                 return False
             raise _fail(f"cannot delete interface {name}", e) from None
     return True
@@ -212,36 +166,36 @@ def ensure_bridge(name: str, gateway: ipaddress.IPv4Interface, tag: str,
 
     Idempotent; an interface of that name that berth did not tag is refused, never adopted."""
     alias = alias_for(tag)
-    with _ipr() as ipr:
-        found = ipr.link_lookup(ifname=name)
+    with Rtnl() as rt:
+        found = rt.link(name)
         if found:
-            link = _link_of(ipr.get_links(found[0])[0])
-            if link.kind != "bridge" or link.alias != alias:
+            if found.kind != "bridge" or found.alias != alias:
                 raise Conflict(f"interface {name} already exists and is not this network's bridge")
-            index = found[0]
+            index = found.index
         else:
             try:
-                ipr.link("add", ifname=name, kind="bridge")
+                rt.add_bridge(name)
+                index = _index_of(rt, name)
             except NetlinkError as e:
                 raise _fail(f"cannot create bridge {name}", e) from None
-            index = ipr.link_lookup(ifname=name)[0]
         try:
-            settings: dict[str, Any] = {"ifalias": alias}
-            if mtu:
-                settings["mtu"] = mtu
-            ipr.link("set", index=index, **settings)
-            have = {(a.get("IFA_ADDRESS"), a["prefixlen"])
-                    for a in ipr.get_addr(index=index, family=socket.AF_INET)}
-            if (str(gateway.ip), gateway.network.prefixlen) not in have:
-                ipr.addr("add", index=index, address=str(gateway.ip),
-                         prefixlen=gateway.network.prefixlen)
-            ipr.link("set", index=index, state="up")
+            rt.set_link(index, alias=alias, mtu=mtu or None)
+            if (str(gateway.ip), gateway.network.prefixlen) not in rt.addresses(index):
+                rt.add_address(index, str(gateway.ip), gateway.network.prefixlen)
+            rt.set_link(index, up=True)
         except NetlinkError as e:
             if not found:
                 with contextlib.suppress(NetlinkError):
-                    ipr.link("del", index=index)
+                    rt.delete_link(index)
             raise _fail(f"cannot set up bridge {name}", e) from None
     set_sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")
+
+
+def _index_of(rt: Rtnl, name: str) -> int:
+    found = rt.link(name)
+    if found is None:
+        raise NetlinkError(errno.ENODEV, f"interface {name} vanished")
+    return found.index
 
 
 def new_veth_name() -> str:
@@ -265,64 +219,55 @@ def create_endpoint(spec: EndpointSpec) -> str:
     the namespace as ``spec.ifname`` with its address, MAC and (first network only) default route.
     On failure nothing is left."""
     host_end = new_veth_name()
-    with _ipr() as ipr:
-        bridge = ipr.link_lookup(ifname=spec.bridge)
-        if not bridge:
+    with Rtnl() as rt:
+        bridge = rt.link(spec.bridge)
+        if bridge is None:
             raise NetworkError(f"bridge {spec.bridge} does not exist")
         try:
-            ipr.link("add", ifname=host_end, kind="veth",
-                     peer={"ifname": spec.ifname, "net_ns_fd": spec.netns})
+            rt.add_veth(host_end, spec.ifname, spec.netns)
         except NetlinkError as e:
             raise _fail(f"cannot create veth pair {host_end}/{spec.ifname}", e) from None
         try:
-            index = ipr.link_lookup(ifname=host_end)[0]
-            settings: dict[str, Any] = {"master": bridge[0], "ifalias": alias_for(spec.tag)}
-            if spec.mtu:
-                settings["mtu"] = spec.mtu
-            ipr.link("set", index=index, **settings)
+            index = _index_of(rt, host_end)
+            rt.set_link(index, master=bridge.index, alias=alias_for(spec.tag), mtu=spec.mtu or None)
             _configure_inside(spec)
-            ipr.link("set", index=index, state="up")
+            rt.set_link(index, up=True)
         except BaseException as e:
-            with contextlib.suppress(NetlinkError, IndexError):
-                ipr.link("del", index=ipr.link_lookup(ifname=host_end)[0])
-            if isinstance(e, (NetlinkError, OSError, IndexError)):
+            with contextlib.suppress(OSError):
+                rt.delete_link(_index_of(rt, host_end))
+            if isinstance(e, OSError):
                 raise _fail(f"cannot configure {spec.ifname} in {spec.netns}", e) from None
             raise
     return host_end
 
 
 def _configure_inside(spec: EndpointSpec) -> None:
-    with _ipr(spec.netns) as ns:
-        index = ns.link_lookup(ifname=spec.ifname)[0]
-        settings: dict[str, Any] = {"address": spec.mac}
-        if spec.mtu:
-            settings["mtu"] = spec.mtu
-        ns.link("set", index=index, **settings)
-        ns.addr("add", index=index, address=str(spec.address.ip),
-                prefixlen=spec.address.network.prefixlen)
-        ns.link("set", index=index, state="up")
-        lo = ns.link_lookup(ifname="lo")
-        if lo:
-            ns.link("set", index=lo[0], state="up")
+    with Rtnl(spec.netns) as ns:
+        index = _index_of(ns, spec.ifname)
+        ns.set_link(index, mac=spec.mac, mtu=spec.mtu or None)
+        ns.add_address(index, str(spec.address.ip), spec.address.network.prefixlen)
+        ns.set_link(index, up=True)
+        lo = ns.link("lo")
+        if lo and not lo.up:
+            ns.set_link(lo.index, up=True)
         if spec.gateway is not None and not _has_default_route(ns):
-            ns.route("add", dst="0.0.0.0/0", gateway=str(spec.gateway), oif=index)
+            ns.add_default_route(str(spec.gateway), index)
 
 
-def _has_default_route(ipr: IPRoute) -> bool:
-    return any(r.get("dst_len") == 0 and r.get("table") != RT_TABLE_LOCAL
-               for r in ipr.get_routes(family=socket.AF_INET))
+def _has_default_route(rt: Rtnl) -> bool:
+    return any(r.dst_len == 0 and r.table != RT_TABLE_LOCAL for r in rt.routes())
 
 
 def delete_netns_link(netns: str, ifname: str) -> bool:
     """Delete ``ifname`` inside a namespace (its host end goes with it)."""
     if not is_netns(netns):
         return False
-    with _ipr(netns) as ns:
-        found = ns.link_lookup(ifname=ifname)
-        if not found:
+    with Rtnl(netns) as ns:
+        found = ns.link(ifname)
+        if found is None:
             return False
         try:
-            ns.link("del", index=found[0])
+            ns.delete_link(found.index)
         except NetlinkError as e:
             raise _fail(f"cannot delete {ifname} in {netns}", e) from None
     return True
@@ -336,14 +281,14 @@ def netns_ifnames(netns: str) -> set[str]:
 
 def ipv4_routes() -> list[tuple[ipaddress.IPv4Network, str]]:
     """Every non-default IPv4 route of the host outside the local table, with its device name."""
-    with _ipr() as ipr:
-        names = {m["index"]: m.get("ifname") for m in ipr.get_links()}
+    with Rtnl() as rt:
+        names = {link.index: link.name for link in rt.links()}
         out = []
-        for r in ipr.get_routes(family=socket.AF_INET):
-            if r.get("table") == RT_TABLE_LOCAL or not r.get("dst_len"):
+        for r in rt.routes():
+            if r.table == RT_TABLE_LOCAL or not r.dst_len or r.dst is None:
                 continue
-            net = ipaddress.IPv4Network(f"{r.get('dst')}/{r['dst_len']}", strict=False)
-            out.append((net, names.get(r.get("oif"), "") or ""))
+            net = ipaddress.IPv4Network(f"{r.dst}/{r.dst_len}", strict=False)
+            out.append((net, names.get(r.oif, "")))
     return out
 
 
