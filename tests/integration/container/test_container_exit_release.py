@@ -69,6 +69,17 @@ def _wait_hook_done(cid: str) -> None:
         time.sleep(0.05)
 
 
+def _rootfs_is_volatile(cid: str) -> bool:
+    """Whether the container's overlay root was mounted without syncs (``run --rm`` only)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mount, _, fs = line.partition(" - ")
+            fstype, _source, options = fs.split()[:3]
+            if fstype == "overlay" and cid in mount.split()[4]:
+                return bool({"volatile", "fsync=volatile"} & set(options.split(",")))
+    raise AssertionError(f"no overlay root of {cid} is mounted")
+
+
 def _run_waiting(ctr, ctl: Path, code: int, *flags: str) -> str:
     ctl.mkdir(exist_ok=True)
     return ctr.run_d("-v", f"{ctl}:/ctl", "-p", "80", *flags, "busybox", "sh", "-c",
@@ -78,6 +89,7 @@ def _run_waiting(ctr, ctl: Path, code: int, *flags: str) -> str:
 def test_container_that_exits_on_its_own_releases_its_network_at_once(ctr, tmp_path) -> None:
     ctl = tmp_path / "ctl"
     cid = _run_waiting(ctr, ctl, 3)
+    assert not _rootfs_is_volatile(cid)  # a kept container's writes are synced like any file
     for run in range(2):  # the first run, then a start of the released container
         held = _holdings(ctr.env, cid)
         assert held["rules"] and held["veths"] and held["netns"] and held["mounts"], (run, held)
@@ -125,6 +137,7 @@ def test_detached_rm_container_is_removed_when_it_exits(ctr, tmp_path) -> None:
     cid = _run_waiting(ctr, ctl, 0, "--rm")
     container_dir = ctr.env.root / "containers" / cid
     assert container_dir.is_dir() and _holdings(ctr.env, cid)["rules"]
+    assert _rootfs_is_volatile(cid)  # thrown away at exit: no sync of the host fs at unmount
     (ctl / "go").touch()
     assert _poll_until_released(ctr.env, cid) == NOTHING
     _wait_hook_done(cid)  # the hook removed it: no berth command ran since the start

@@ -224,3 +224,39 @@ def test_long_lowerdir_list_is_mounted(berth_env):
     finally:
         rt.unmount_rootfs(str(target))
     assert not (target / "f0").exists()
+
+
+_VOLATILE = {"volatile", "fsync=volatile"}  # how kernels before and after 6.x show it
+
+
+def _overlay_options(target: str) -> set:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == target:
+                return set(fields[-1].split(","))
+    raise AssertionError(f"{target} is not mounted")
+
+
+def test_volatile_rootfs_skips_sync_and_mounts_again(berth_env):
+    lower, upper, work, target = (berth_env.base / n for n in ("lower", "upper", "work", "target"))
+    for d in (lower, upper, work, target):
+        d.mkdir()
+    (lower / "from-image").write_text("image")
+    for round_ in range(2):  # a restart mounts the same upper/work again
+        rt.mount_rootfs([str(lower)], str(upper), str(work), str(target), volatile=True)
+        try:
+            assert _overlay_options(str(target)) & _VOLATILE
+            assert (target / "from-image").read_text() == "image"
+            (target / f"written-{round_}").write_text("x")
+        finally:
+            rt.unmount_rootfs(str(target))
+    assert sorted(p.name for p in upper.iterdir()) == ["written-0", "written-1"]
+    plain_upper, plain_work = berth_env.base / "plain-upper", berth_env.base / "plain-work"
+    plain_upper.mkdir()
+    plain_work.mkdir()
+    rt.mount_rootfs([str(lower)], str(plain_upper), str(plain_work), str(target))
+    try:
+        assert not _overlay_options(str(target)) & _VOLATILE
+    finally:
+        rt.unmount_rootfs(str(target))

@@ -58,8 +58,10 @@ def step_rootfs(images: ImageStore, state: ImageState, workdir: str) -> Iterator
         for path in paths.values():
             os.mkdir(path, 0o755)
         lowers = images.lowerdirs(state.image) if state.image is not None else []
+        # volatile: the step's upper dir becomes a layer blob (written and synced by the store)
+        # and is then deleted, so a sync of it at unmount is wasted time
         runtime.mount_rootfs(lowers or [paths["empty"]], paths["upper"], paths["work"],
-                             paths["merged"])
+                             paths["merged"], volatile=True)
         try:
             yield paths
         finally:

@@ -254,8 +254,9 @@ class ContainerService:
     def _start_unreleased(self, c: Container, paths: ContainerPaths, image: Any) -> Container:
         with contextlib.ExitStack() as undo:
             if not is_mounted(paths.rootfs):
+                # an auto-removed container's upper dir is thrown away: no sync at unmount
                 runtime.mount_rootfs(self.images.lowerdirs(image), paths.upper, paths.work,
-                                     paths.rootfs)
+                                     paths.rootfs, volatile=c.spec.auto_remove)
                 undo.callback(runtime.unmount_rootfs, paths.rootfs)
             points = mounts.points_of(c)
             mounts.prepare(self.volumes, points, paths.rootfs, c.id, undo)
