@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from typing import Any
 
@@ -89,6 +88,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         if not username:
             username = input("Username: ").strip()
         if not password:
+            import getpass  # termios: only an interactive login needs it
+
             password = getpass.getpass("Password: ")
     if not username:
         raise InvalidArgument("username is required")
