@@ -2,39 +2,59 @@
 builder that runs it (``Builder(images, BuildOptions(...)).build(BuildContext...)``).
 
 The front end imports nothing but errors; ``builder`` and its steps sit above the container
-service (RUN runs in real containers), so they are imported lazily by ``__getattr__`` and a
-``--change`` line of import/commit never pays for them.
+service (RUN runs in real containers). Every name is imported on first use (PEP 562), so an
+importer of one module (``build.context`` for a .dockerignore, ``build.changes`` for a
+``--change`` line) pays neither for the builder nor for the instruction classes it does not use.
+The imports stay static ``from .x import y`` lines: Ansible's module packer reads them.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .dockerignore import DockerIgnore
-from .instructions import DEFAULT_SHELL, Dockerfile, Stage, commit_message, created_by
-from .parser import parse, parse_trigger
-from .scope import GlobalScope, StageScope, platform_args
-from .substitution import SUBSTITUTED, expand, expand_instruction, split_words
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # at run time these come from __getattr__, on first use
     from .builder import BuildError, Builder, BuildOptions, BuildResult
     from .cache import BuildCache
     from .context import BuildContext
+    from .dockerignore import DockerIgnore
+    from .instructions import DEFAULT_SHELL, Dockerfile, Stage, commit_message, created_by
+    from .parser import parse, parse_trigger
+    from .scope import GlobalScope, StageScope, platform_args
+    from .substitution import SUBSTITUTED, expand, expand_instruction, split_words
 
 _BUILDER_NAMES = frozenset({"Builder", "BuildOptions", "BuildResult", "BuildError"})
+_INSTRUCTION_NAMES = frozenset({"DEFAULT_SHELL", "Dockerfile", "Stage", "commit_message",
+                                "created_by"})
+_SCOPE_NAMES = frozenset({"GlobalScope", "StageScope", "platform_args"})
+_SUBSTITUTION_NAMES = frozenset({"SUBSTITUTED", "expand", "expand_instruction", "split_words"})
 
 
-def __getattr__(name: str) -> object:
-    """The builder side of the package, imported on first use (PEP 562)."""
+def __getattr__(name: str) -> Any:
+    """A public name of the package, imported on first use and then kept in the package."""
     if name in _BUILDER_NAMES:
-        from . import builder
-        return getattr(builder, name)
-    if name == "BuildContext":
-        from .context import BuildContext as context_class
-        return context_class
-    if name == "BuildCache":
-        from .cache import BuildCache as cache_class
-        return cache_class
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from . import builder as module
+    elif name in _INSTRUCTION_NAMES:
+        from . import instructions as module
+    elif name in _SCOPE_NAMES:
+        from . import scope as module
+    elif name in _SUBSTITUTION_NAMES:
+        from . import substitution as module
+    elif name in ("parse", "parse_trigger"):
+        from . import parser as module
+    elif name == "DockerIgnore":
+        from . import dockerignore as module
+    elif name == "BuildContext":
+        from . import context as module
+    elif name == "BuildCache":
+        from . import cache as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

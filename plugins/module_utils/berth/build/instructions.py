@@ -27,8 +27,30 @@ PROXY_ARGS = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class Heredoc:
+class _Value:
+    """``==``, ``hash`` and ``repr`` as a frozen dataclass has them, written once for all the
+    classes below: ``dataclass`` would compile the three for each class when the module is
+    imported (a third of the import, paid by every build)."""
+
+    def _compared(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._compared() == other._compared()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                          if f.repr)
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Heredoc(_Value):
     """One ``<<NAME`` body. ``content`` is raw (tabs kept); ``data`` is the chomped text."""
 
     name: str
@@ -42,8 +64,10 @@ class Heredoc:
         return re.sub(r"(?m)^\t+", "", self.content) if self.chomp else self.content
 
 
-@dataclass(frozen=True)
-class Instruction:
+@dataclass(frozen=True, eq=False, repr=False)
+class Instruction(_Value):
+    """Fields every instruction has: its first and last line and the logical line as written."""
+
     line: int
     end_line: int
     original: str
@@ -53,8 +77,10 @@ class Instruction:
         return dataclasses.replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class From(Instruction):
+    """``FROM [--platform=P] image [AS name]``."""
+
     image: str = ""
     name: Optional[str] = None
     platform: Optional[str] = None
@@ -65,13 +91,15 @@ class From(Instruction):
         return self.image.lower() == "scratch"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Maintainer(Instruction):
+    """``MAINTAINER name`` (deprecated; sets the image's Author)."""
+
     maintainer: str = ""
     keyword: ClassVar[str] = "MAINTAINER"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class _CommandLine(Instruction):
     """RUN/CMD/ENTRYPOINT: exec form keeps the JSON list, shell form one string in ``args``."""
 
@@ -85,8 +113,10 @@ class _CommandLine(Instruction):
         return list(shell) + list(self.args)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Run(_CommandLine):
+    """``RUN [--mount=...] [--network=...] command``; a heredoc body is kept in ``heredocs``."""
+
     mounts: Tuple[str, ...] = ()
     network: Optional[str] = None
     heredocs: Tuple[Heredoc, ...] = ()
@@ -117,48 +147,64 @@ class Run(_CommandLine):
         return list(shell) + [full]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Cmd(_CommandLine):
+    """``CMD``: the default command of the image."""
+
     keyword: ClassVar[str] = "CMD"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Entrypoint(_CommandLine):
+    """``ENTRYPOINT``: the command the image's CMD is appended to."""
+
     keyword: ClassVar[str] = "ENTRYPOINT"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Shell(Instruction):
+    """``SHELL ["exe", "arg"...]``: the shell of later shell-form instructions."""
+
     shell: Tuple[str, ...] = ()
     keyword: ClassVar[str] = "SHELL"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Env(Instruction):
+    """``ENV key=value...`` (or the legacy ``ENV key value``), in order."""
+
     pairs: Tuple[Tuple[str, str], ...] = ()
     keyword: ClassVar[str] = "ENV"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Label(Instruction):
+    """``LABEL key=value...``, in order."""
+
     pairs: Tuple[Tuple[str, str], ...] = ()
     keyword: ClassVar[str] = "LABEL"
 
 
-@dataclass(frozen=True)
-class ArgDef:
+@dataclass(frozen=True, eq=False, repr=False)
+class ArgDef(_Value):
+    """One ``name[=default]`` of an ARG line."""
+
     name: str
     default: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Arg(Instruction):
+    """``ARG name[=default]...``."""
+
     args: Tuple[ArgDef, ...] = ()
     keyword: ClassVar[str] = "ARG"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Expose(Instruction):
+    """``EXPOSE port[/proto]...`` (words not yet expanded)."""
+
     ports: Tuple[str, ...] = ()
     keyword: ClassVar[str] = "EXPOSE"
 
@@ -187,8 +233,8 @@ class Expose(Instruction):
         return instruction_error(self, message)
 
 
-@dataclass(frozen=True)
-class InlineFile:
+@dataclass(frozen=True, eq=False, repr=False)
+class InlineFile(_Value):
     """A heredoc used as a COPY/ADD source: written to ``path`` with ``data`` (tabs chomped)."""
 
     path: str
@@ -196,8 +242,10 @@ class InlineFile:
     expand: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class _Transfer(Instruction):
+    """What COPY and ADD share: sources, destination, heredoc files and the flags."""
+
     sources: Tuple[str, ...] = ()
     dest: str = ""
     inline: Tuple[InlineFile, ...] = ()
@@ -208,46 +256,58 @@ class _Transfer(Instruction):
     exclude: Tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Copy(_Transfer):
+    """``COPY [--from=stage] [--parents] src... dest``."""
+
     from_: Optional[str] = None
     parents: bool = False
     keyword: ClassVar[str] = "COPY"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Add(_Transfer):
+    """``ADD [--keep-git-dir] [--checksum=digest] src... dest`` (URLs and archives too)."""
+
     keep_git_dir: bool = False
     checksum: Optional[str] = None
     keyword: ClassVar[str] = "ADD"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Workdir(Instruction):
+    """``WORKDIR path``."""
+
     path: str = ""
     keyword: ClassVar[str] = "WORKDIR"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class User(Instruction):
+    """``USER user[:group]``."""
+
     user: str = ""
     keyword: ClassVar[str] = "USER"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Volume(Instruction):
+    """``VOLUME path...`` or its JSON form."""
+
     paths: Tuple[str, ...] = ()
     exec_form: bool = False
     keyword: ClassVar[str] = "VOLUME"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class StopSignal(Instruction):
+    """``STOPSIGNAL signal``."""
+
     signal: str = ""
     keyword: ClassVar[str] = "STOPSIGNAL"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Healthcheck(Instruction):
     """``test`` is Docker's Healthcheck.Test: ``[NONE]``, ``[CMD, ...]`` or ``[CMD-SHELL, s]``."""
 
@@ -270,7 +330,7 @@ class Healthcheck(Instruction):
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class OnBuild(Instruction):
     """``expression`` is what Docker stores in the image's OnBuild list (heredocs appended)."""
 
@@ -287,8 +347,8 @@ BY_KEYWORD = {cls.keyword: cls for cls in (
     User, Volume, StopSignal, Healthcheck, OnBuild)}
 
 
-@dataclass(frozen=True)
-class Stage:
+@dataclass(frozen=True, eq=False, repr=False)
+class Stage(_Value):
     """One build stage: its FROM and the instructions up to the next FROM."""
 
     index: int
@@ -300,8 +360,10 @@ class Stage:
         return self.from_.name
 
 
-@dataclass(frozen=True)
-class Dockerfile:
+@dataclass(frozen=True, eq=False, repr=False)
+class Dockerfile(_Value):
+    """A parsed Dockerfile: its instructions, escape character and parser directives."""
+
     instructions: Tuple[Instruction, ...]
     escape: str = "\\"
     directives: Tuple[Tuple[str, str], ...] = ()

@@ -1,0 +1,135 @@
+"""berth.build imports its public names on first use (PEP 562), and the instruction classes keep
+a frozen dataclass's ``==``, ``hash`` and ``repr`` while sharing one implementation of them."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from berth.build import instructions as ins
+from berth.build import parse
+
+PLUGIN_UTILS = str(Path(__file__).resolve().parents[3] / "plugins" / "module_utils")
+
+DOCKERFILE = """\
+ARG BASE=busybox
+FROM --platform=linux/amd64 $BASE AS one
+MAINTAINER me
+RUN --network=none echo a > /a
+RUN <<EOF
+echo b
+EOF
+CMD ["sh"]
+ENTRYPOINT ["/bin/sh", "-c"]
+SHELL ["/bin/bash", "-c"]
+ENV A=1 B=2
+LABEL x=y
+EXPOSE 80/tcp 53/udp
+COPY --from=one --chown=1:1 a b /dst/
+COPY <<EOT /x
+inline
+EOT
+ADD --checksum=sha256:00 http://example.invalid/f /f
+WORKDIR /w
+USER nobody
+VOLUME ["/v"]
+STOPSIGNAL TERM
+HEALTHCHECK --interval=5s CMD true
+ONBUILD RUN echo later
+"""
+
+
+def _python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (imports are process state); its stdout."""
+    prelude = f"import sys\nsys.path.insert(0, {PLUGIN_UTILS!r})\n"
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_importing_the_package_imports_no_submodule() -> None:
+    out = _python("""
+        import berth.build
+        print(sorted(m for m in sys.modules if m.startswith('berth.')))
+        from berth.build import DockerIgnore
+        print('berth.build.instructions' in sys.modules, 'berth.build.builder' in sys.modules)
+    """)
+    assert out == "['berth.build']\nFalse False\n"
+
+
+def test_every_public_name_resolves_to_its_submodule_object() -> None:
+    out = _python("""
+        import berth.build as pkg
+        from berth.build import (builder, cache, context, dockerignore, instructions, parser, scope,
+                                 substitution)
+        sources = (builder, cache, context, dockerignore, instructions, parser, scope, substitution)
+        for name in pkg.__all__:
+            owners = [m for m in sources if name in vars(m) and m.__name__.endswith(
+                {'Builder': 'builder', 'BuildOptions': 'builder', 'BuildResult': 'builder',
+                 'BuildError': 'builder', 'BuildCache': 'cache', 'BuildContext': 'context',
+                 'DockerIgnore': 'dockerignore', 'parse': 'parser', 'parse_trigger': 'parser',
+                 'GlobalScope': 'scope', 'StageScope': 'scope', 'platform_args': 'scope',
+                 'SUBSTITUTED': 'substitution', 'expand': 'substitution',
+                 'expand_instruction': 'substitution', 'split_words': 'substitution',
+                 }.get(name, 'instructions'))]
+            assert len(owners) == 1 and getattr(pkg, name) is vars(owners[0])[name], name
+        print(sorted(set(pkg.__all__) - set(dir(pkg))))
+    """)
+    assert out == "[]\n"
+
+
+def _twin(cls: type) -> type:
+    """The same fields as a plain ``@dataclass(frozen=True)``: the reference semantics."""
+    specs = [(f.name, f.type, dataclasses.field(default=None, compare=f.compare, repr=f.repr))
+             for f in dataclasses.fields(cls)]
+    return dataclasses.make_dataclass(cls.__name__, specs, frozen=True)
+
+
+def _values(instance: object) -> dict:
+    return {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+
+
+def _every_instance() -> list:
+    dockerfile = parse(DOCKERFILE)
+    found = [dockerfile, *dockerfile.instructions, *dockerfile.stages]
+    for instr in dockerfile.instructions:
+        found += list(getattr(instr, "heredocs", ())) + list(getattr(instr, "inline", ()))
+        found += list(instr.args) if isinstance(instr, ins.Arg) else []
+    return found
+
+
+def test_the_corpus_covers_every_instruction_class() -> None:
+    classes = {type(instance) for instance in _every_instance()}
+    public = {cls for cls in vars(ins).values() if isinstance(cls, type)
+              and dataclasses.is_dataclass(cls) and not cls.__name__.startswith("_")
+              and cls is not ins.Instruction}
+    assert public <= classes, public - classes
+
+
+@pytest.mark.parametrize("instance", _every_instance(), ids=lambda i: type(i).__name__)
+def test_eq_hash_and_repr_are_a_frozen_dataclasses(instance: object) -> None:
+    reference = _twin(type(instance))(**_values(instance))
+    assert repr(instance) == repr(reference)
+    assert hash(instance) == hash(reference)
+    same = dataclasses.replace(instance)
+    assert same == instance and hash(same) == hash(instance) and same is not instance
+    assert instance != reference  # another class is never equal, as with dataclasses
+    assert instance.__eq__(reference) is NotImplemented
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        instance.line = 0  # type: ignore[attr-defined]
+
+
+def test_a_changed_field_is_unequal_and_compare_false_fields_are_ignored() -> None:
+    run = parse("FROM busybox\nRUN echo a\n").instructions[1]
+    assert run != run.replace(args=("echo b",))
+    cmd_fields = {f.name for f in dataclasses.fields(ins.Cmd)}
+    assert run != ins.Cmd(**{k: v for k, v in _values(run).items() if k in cmd_fields})
+    dockerfile = parse("FROM busybox\n")
+    warned = dataclasses.replace(dockerfile, warnings=("a warning",))
+    assert warned == dockerfile and hash(warned) == hash(dockerfile)
+    assert "warnings=('a warning',)" in repr(warned)
