@@ -187,7 +187,7 @@ def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: 
         else:
             feeder = attach.feed_stdin(sock, sys.stdin.fileno()) if sock is not None else None
             try:
-                _copy_log(svc, c.id, paths.log)
+                _copy_log(svc, c.id, paths)
             finally:
                 if feeder is not None:
                     feeder.join(5)
@@ -196,17 +196,50 @@ def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: 
     return svc.wait(c.id)
 
 
-def _copy_log(svc: Any, cid: str, path: str) -> None:
+def _copy_log(svc: Any, cid: str, paths: Any) -> None:
+    """Copy the json-file log to stdout/stderr as it grows, until the container has exited for
+    good. The shim's ``wait`` request announces the exit (the log is complete by then), so the
+    follower stops at once instead of re-reading the record every poll."""
+    import select
+    import time
+
+    from ..container import shimctl
     from ..shim import read_logs
 
+    try:
+        waiter: Any = shimctl.open_wait(paths)
+    except shimctl.ShimError:
+        waiter = None  # no shim: the run has ended (the record says how)
+
     def stopped() -> bool:
+        nonlocal waiter
+        if waiter is not None:
+            if not select.select([waiter], [], [], 0)[0]:
+                return False
+            try:
+                shimctl.wait_reply(waiter)
+                return True  # exited for good, or the shim died: the log has all it will get
+            except shimctl.ShimError:
+                waiter.close()  # a shim without the wait op: poll the record as it says
+                waiter = None
         current = svc.records.get(cid)
         return current is None or not svc._reconcile(current).running  # noqa: SLF001
 
-    for stream, data in read_logs(path, follow=True, stop=stopped, poll_interval=0.02):
-        target = sys.stderr if stream == "stderr" else sys.stdout
-        target.buffer.write(data)
-        target.buffer.flush()
+    def idle(seconds: float) -> None:
+        if waiter is not None:
+            select.select([waiter], [], [], seconds)  # wakes as soon as the exit is announced
+        else:
+            time.sleep(seconds)
+
+    try:
+        for stream, data in read_logs(paths.log, follow=True, stop=stopped, poll_interval=0.02,
+                                      idle=idle):
+            target = sys.stderr if stream == "stderr" else sys.stdout
+            target.buffer.write(data)
+            target.buffer.flush()
+    finally:
+        if waiter is not None:
+            waiter.close()
 
 
 def cmd_start(args: argparse.Namespace) -> int:

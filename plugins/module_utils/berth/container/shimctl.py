@@ -174,6 +174,44 @@ def request(paths: ContainerPaths, payload: Mapping[str, Any],
     return reply
 
 
+def open_wait(paths: ContainerPaths) -> socket.socket:
+    """A connection that becomes readable once the container has exited for good (no restart
+    follows; the final state.json is written and the log is complete); ``wait_reply`` reads
+    the state then. Raises ShimError when no shim answers: state.json is already final."""
+    sock = connect(paths, 10)
+    try:
+        sock.sendall(b'{"op": "wait"}\n')
+    except OSError as e:
+        sock.close()
+        raise ShimError(f"the shim of container {paths.id[:12]} went away: "
+                        f"{e.strerror or e}") from None
+    sock.settimeout(None)
+    return sock
+
+
+def wait_reply(sock: socket.socket) -> Optional[dict[str, Any]]:
+    """Block for the reply to ``open_wait``'s request: the final state's fields, or None when
+    the shim closed the connection without one (it died; the service's reconcile tells the
+    rest). Raises ShimError when the shim refused (one older than the ``wait`` op)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        try:
+            chunk = sock.recv(65536)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise ShimError(f"unreadable reply from the shim: {data[:200]!r}") from None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        raise ShimError(str(isinstance(reply, dict) and reply.get("error")
+                            or "the shim refused 'wait'"))
+    return reply
+
+
 def open_attach(paths: ContainerPaths, stdin: bool) -> socket.socket:
     """A connection that has become the container's raw output (and input) stream; raises
     ShimError when the shim refuses (e.g. the container has already exited)."""

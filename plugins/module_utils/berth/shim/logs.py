@@ -125,8 +125,8 @@ def _decode(line: bytes, since_ns: int | None, timestamps: bool) -> tuple[str, b
 
 def read_logs(path: str, follow: bool = False, tail: int | None = None,
               since: float | str | None = None, timestamps: bool = False,
-              stop: Callable[[], bool] | None = None,
-              poll_interval: float = 0.1) -> Iterator[tuple[str, bytes]]:
+              stop: Callable[[], bool] | None = None, poll_interval: float = 0.1,
+              idle: Callable[[float], object] | None = None) -> Iterator[tuple[str, bytes]]:
     """Yield ``(stream, data)`` for each entry of the json-file log at ``path`` (rotated files
     included, oldest first).
 
@@ -134,6 +134,8 @@ def read_logs(path: str, follow: bool = False, tail: int | None = None,
     time (epoch seconds or RFC 3339). ``timestamps``: prefix each entry with its time and a space.
     ``follow``: then wait for new entries, across rotations, until ``stop()`` returns True (the
     container exited; checked only when no new entry is waiting) or the caller stops iterating.
+    ``idle(poll_interval)`` replaces the sleep between polls; it may return early, e.g. a select
+    on a connection that announces the exit, so the follower stops without a poll's delay.
     """
     since_ns = _since_ns(since)
     keep: deque = deque(maxlen=tail if tail is not None and tail >= 0 else None)
@@ -160,14 +162,16 @@ def read_logs(path: str, follow: bool = False, tail: int | None = None,
                 yield entry
         keep.clear()
         if follow:
-            yield from _follow(path, current, since_ns, timestamps, stop, poll_interval)
+            yield from _follow(path, current, since_ns, timestamps, stop, poll_interval,
+                               idle or time.sleep)
     finally:
         if current is not None:
             current.close()
 
 
 def _follow(path: str, f, since_ns: int | None, timestamps: bool,
-            stop: Callable[[], bool] | None, poll_interval: float) -> Iterator[tuple[str, bytes]]:
+            stop: Callable[[], bool] | None, poll_interval: float,
+            idle: Callable[[float], object]) -> Iterator[tuple[str, bytes]]:
     partial = [b""]  # an entry the writer has not finished yet
 
     def drain(f) -> Iterator[tuple[str, bytes]]:
@@ -200,7 +204,7 @@ def _follow(path: str, f, since_ns: int | None, timestamps: bool,
             if stop is not None and stop():
                 stopping = True  # one more pass picks up what was written just before the exit
                 continue
-            time.sleep(poll_interval)
+            idle(poll_interval)
     finally:
         if f is not None:
             f.close()

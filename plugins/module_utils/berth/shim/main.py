@@ -94,7 +94,7 @@ class Shim:
         self.monitor = Monitor(cfg, self.state, self.loop)
         ops = {"state": self._op_state, "stop": self._op_stop, "kill": self._op_kill,
                "attach": self._op_attach, "resize": self._op_resize, "pause": self._op_pause,
-               "resume": self._op_resume, "shutdown": self._op_shutdown}
+               "resume": self._op_resume, "shutdown": self._op_shutdown, "wait": self._op_wait}
         self.control = ControlServer(os.path.join(run_dir, SOCKET_FILE), self.loop, ops,
                                      self.monitor.write_stdin, self.monitor.close_stdin)
         self.monitor.control = self.control
@@ -164,6 +164,13 @@ class Shim:
             raise RequestError("timeout must be a number of seconds")
         self.monitor.stop(sig, float(timeout),
                           lambda code: self.control.reply(conn, {"ok": True, "exit_code": code}))
+        return None
+
+    def _op_wait(self, conn: Connection, request: dict) -> None:
+        """Replies (like ``state``) once the container has exited for good: a foreground client
+        learns of the exit without polling, and the log is complete by then."""
+        self.monitor.on_final_exit(
+            lambda code: self.control.reply(conn, {"ok": True, **self.state.as_dict()}))
         return None
 
     def _op_kill(self, conn: Connection, request: dict) -> dict:

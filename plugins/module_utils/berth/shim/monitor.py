@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # typing costs ~1 MB of RSS; the shim must stay small
     from typing import Callable
 
     from .health import HealthChecker
+    from .runtime_child import CgroupPlan
 
 #: after PID 1 exits, how long to wait for the rest of its output (writers outside the cgroup)
 DRAIN_LIMIT = 5.0
@@ -48,6 +49,7 @@ class Monitor:
         self.log = LogWriter(cfg.log_path, cfg.log_max_size, cfg.log_max_files)
         self.phase = "created"
         self.pid1 = 0
+        self.cgroup_plan: CgroupPlan | None = None  # how to remove this run's cgroup in-process
         self.started = 0.0  # monotonic time of the last start
         self.outputs: dict[int, tuple[StreamLog, int]] = {}  # fd -> (its log, attach stream 1|2)
         self.master: int | None = None
@@ -57,7 +59,8 @@ class Monitor:
         self.winsize: tuple[int, int] | None = None
         self.oom_killed = False
         self.error = ""
-        self.stop_waiters: list[Callable[[int], None]] = []
+        #: called with the exit code once the final state is written (stop and wait requests)
+        self.exit_waiters: list[Callable[[int], None]] = []
         self.health: HealthChecker | None = None
         if cfg.health is not None:
             from . import health  # only containers with a check pay for it
@@ -75,7 +78,7 @@ class Monitor:
                 stdio = (self._pipe_to_container(child_ends) if self.cfg.interactive else null,
                          self._pipe_from_container(child_ends, "stdout", 1),
                          self._pipe_from_container(child_ends, "stderr", 2))
-            pid, master = runtime_child.start(self.cfg.bundle, self.cfg.runtime, stdio,
+            pid, master, self.cgroup_plan = runtime_child.start(self.cfg.bundle, self.cfg.runtime, stdio,
                                               self.cfg.tty)
         except BaseException:
             self._close_stdio()
@@ -228,7 +231,8 @@ class Monitor:
             self.health.stop()
         self.phase = "exiting"
         try:
-            self.oom_killed = runtime_child.cleanup(self.cfg.bundle, self.cfg.runtime)
+            self.oom_killed = runtime_child.cleanup(self.cfg.bundle, self.cfg.runtime,
+                                                    self.cgroup_plan)
             self.error = ""
         except RuntimeCallError as e:
             self.oom_killed, self.error = False, f"cleanup failed: {e}"
@@ -268,21 +272,28 @@ class Monitor:
         self.state.finished("exited", code, oom_killed, error)
         self.state.save()
         self.log.close()
-        waiters, self.stop_waiters = self.stop_waiters, []
+        waiters, self.exit_waiters = self.exit_waiters, []
         for waiter in waiters:
             waiter(code)
 
     # requests ---------------------------------------------------------------------------------
+    def on_final_exit(self, waiter: Callable[[int], None]) -> None:
+        """``waiter(exit_code)`` once PID 1 has exited for good (no restart follows), its
+        cgroup is gone, the log is closed and the final state is written; at once if it has."""
+        if self.phase == "done":
+            waiter(self.state.exit_code)
+        else:
+            self.exit_waiters.append(waiter)
+
     def stop(self, sig: int, timeout: float, waiter: Callable[[int], None]) -> None:
         """Manual stop: no more restarts; ``sig`` now, SIGKILL after ``timeout`` (< 0: never);
         ``waiter(exit_code)`` once PID 1 is gone and the final state is written."""
         if not self.state.manually_stopped:
             self.state.manually_stopped = True
             self.state.save()
+        self.on_final_exit(waiter)
         if self.phase == "done":
-            waiter(self.state.exit_code)
             return
-        self.stop_waiters.append(waiter)
         if self.phase == "restarting":
             self.loop.cancel("restart")
             self._final(self.state.exit_code, self.state.oom_killed, self.state.error)
