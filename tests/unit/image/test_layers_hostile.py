@@ -166,7 +166,10 @@ def test_file_replacing_a_symlink_does_not_write_through_it(arena: Path) -> None
 
 
 class SwapDuringRead:
-    """Reads ``data``; once ``at`` bytes are read, runs ``swap`` (a concurrent attacker)."""
+    """Reads ``data``; once ``at`` bytes are read, runs ``swap`` (a concurrent attacker).
+
+    apply_layer reads 1 MiB at a time, so ``at`` must lie past the first MiB for the swap to come
+    after the first entries were written."""
 
     def __init__(self, data: bytes, at: int, swap: Callable[[], None]) -> None:
         self.raw, self.at, self.swap, self.done = io.BytesIO(data), at, swap, False
@@ -191,7 +194,7 @@ def test_directory_swapped_for_a_symlink_mid_unpack(arena: Path) -> None:
     tar = tar_of([ent("d/", tarfile.DIRTYPE), ent("d/big", data=big), ent("d/after", data=b"x"),
                   ent("d/sub/", tarfile.DIRTYPE)])
     with pytest.raises(UnsafeArchive, match="passes through the symlink 'd'"):
-        apply_layer(SwapDuringRead(tar, 1 << 20, swap), str(dest))  # type: ignore[arg-type]
+        apply_layer(SwapDuringRead(tar, 2 << 20, swap), str(dest))  # type: ignore[arg-type]
     assert os.listdir(sentinel) == []
     assert os.path.getsize(arena / "moved-away/big") == len(big)  # the open file was finished
 
@@ -206,5 +209,5 @@ def test_symlink_swapped_in_before_deferred_dir_times(arena: Path) -> None:
         os.symlink(str(sentinel), dest / "d")
 
     tar = tar_of([ent("d/", tarfile.DIRTYPE), ent("big", data=b"b" * (4 << 20))])
-    apply_layer(SwapDuringRead(tar, 1 << 20, swap), str(dest))  # type: ignore[arg-type]
+    apply_layer(SwapDuringRead(tar, 2 << 20, swap), str(dest))  # type: ignore[arg-type]
     assert os.lstat(sentinel).st_mtime_ns == before

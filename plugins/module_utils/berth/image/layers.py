@@ -61,7 +61,8 @@ def apply_layer(stream: BinaryIO, dest: str) -> int:
             return 0  # a zero-byte stream is an empty layer, as for Docker
         applier = _Applier(tree)
         try:
-            tar = tarfile.open(fileobj=compression.prefixed(head, stream), mode="r|",
+            # Big reads: tarfile's stream mode otherwise pulls 10 KiB at a time through every layer.
+            tar = tarfile.open(fileobj=_Resumed(head, stream), mode="r|", bufsize=CHUNK,  # type: ignore[arg-type]
                                errors="surrogateescape")
             while True:
                 member = tar.next()
@@ -79,10 +80,25 @@ def apply_layer(stream: BinaryIO, dest: str) -> int:
         return applier.written
 
 
+class _Resumed:
+    """``head`` (already read to see whether the stream is empty), then the rest of ``stream``,
+    read straight through: tarfile accepts short reads, so no buffering layer is needed."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head, self._stream = head, stream
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._stream.read(n)
+
+
 class _Applier:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
         self.written = 0
+        self._buffer = bytearray(CHUNK)  # file content passes through this one buffer
         self.dir_times: list[tuple[list[str], int]] = []  # set last: entries change them
 
     def apply(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
@@ -208,15 +224,15 @@ class _Applier:
         try:
             source = tar.extractfile(m)
             if source is not None:
+                buffer = memoryview(self._buffer)
                 while True:
-                    chunk = source.read(CHUNK)
-                    if not chunk:
+                    got = source.readinto(buffer)
+                    if not got:
                         break
-                    view = memoryview(chunk)
-                    while view:
-                        n = os.write(fd, view)
-                        view = view[n:]
-                    self.written += len(chunk)
+                    done = 0
+                    while done < got:
+                        done += os.write(fd, buffer[done:got])
+                    self.written += got
             # Ownership, then mode (chown clears setuid), then xattrs (chown and writes clear
             # security.capability), then times.
             self._own_fd(fd, m, xattrs, entry)

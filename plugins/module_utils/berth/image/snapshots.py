@@ -19,7 +19,8 @@ from typing import BinaryIO
 
 from ..errors import BerthError, DigestMismatch, InvalidArgument
 from ..store import Store, check_digest
-from . import compression, layers
+from . import layers
+from .layerstream import LayerStream
 
 CHUNK = 1 << 20
 # What a truncated or corrupted layer stream raises from the stdlib decoders.
@@ -46,48 +47,6 @@ class LayerInfo:
     chain_id: str
     content_size: int | None = None  # bytes unpacked; None when the snapshot already existed
     diff_size: int | None = None  # bytes of the uncompressed tar stream
-
-
-class _Tee:
-    """Reads from ``source`` and copies every byte read into ``sink``."""
-
-    def __init__(self, source: BinaryIO, sink: object) -> None:
-        self._source, self._sink = source, sink
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._source.read(n)
-        if data:
-            self._sink.write(data)  # type: ignore[attr-defined]
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-
-class _Hashing:
-    """Counts and hashes what passes through: the DiffID of a decompressed layer stream."""
-
-    def __init__(self, source: BinaryIO) -> None:
-        self._source = source
-        self.hasher = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._source.read(n)
-        self.hasher.update(data)
-        self.size += len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self.hasher.hexdigest()
 
 
 class Snapshots:
@@ -124,29 +83,33 @@ class Snapshots:
         try:
             with blobs.writer(expected_blob, expected_size) as writer:
                 source: BinaryIO = raw if not have_blob else blobs.open(expected_blob)  # type: ignore[arg-type]
-                tee = _Tee(source, writer) if not have_blob else source
-                hashing = _Hashing(compression.open_decompressed(tee))  # type: ignore[arg-type]
-                unpack = not (chain and self.exists(chain))
+                stream: LayerStream | None = None
                 try:
-                    content_size = layers.apply_layer(hashing, tmp) if unpack else None  # type: ignore[arg-type]
-                    hashing.drain()
-                except (BerthError, *_CORRUPT) as exc:
-                    # A corrupt stream is best reported as what it is when a digest was announced.
-                    _drain(tee)
-                    if not have_blob and expected_blob and writer.hexdigest() != expected_blob[7:]:
-                        raise DigestMismatch(f"layer blob hashes to sha256:{writer.hexdigest()}, "
-                                             f"expected {expected_blob}") from None
-                    if isinstance(exc, BerthError):
-                        raise
-                    raise InvalidArgument(f"invalid layer: {exc or type(exc).__name__}") from None
-                _drain(tee)  # bytes after the compressed stream still belong to the blob
-                diff_id = hashing.digest
-                if expected_diff_id and diff_id != expected_diff_id:
-                    raise DigestMismatch(f"layer content hashes to {diff_id}, expected DiffID "
-                                         f"{expected_diff_id}")
-                blob = expected_blob if have_blob else writer.commit()
-                if have_blob:
-                    source.close()
+                    stream = LayerStream(source, writer if not have_blob else None)
+                    unpack = not (chain and self.exists(chain))
+                    try:
+                        content_size = layers.apply_layer(stream, tmp) if unpack else None  # type: ignore[arg-type]
+                        stream.drain()
+                    except (BerthError, *_CORRUPT) as exc:
+                        # A corrupt stream is best reported as what it is when a digest was announced.
+                        stream.drain_raw()
+                        if not have_blob and expected_blob and writer.hexdigest() != expected_blob[7:]:
+                            raise DigestMismatch(f"layer blob hashes to sha256:{writer.hexdigest()}, "
+                                                 f"expected {expected_blob}") from None
+                        if isinstance(exc, BerthError):
+                            raise
+                        raise InvalidArgument(f"invalid layer: {exc or type(exc).__name__}") from None
+                    stream.drain_raw()  # bytes after the compressed stream still belong to the blob
+                    diff_id = stream.diff_id
+                    if expected_diff_id and diff_id != expected_diff_id:
+                        raise DigestMismatch(f"layer content hashes to {diff_id}, expected DiffID "
+                                             f"{expected_diff_id}")
+                    blob = expected_blob if have_blob else writer.commit()
+                finally:
+                    if stream is not None:
+                        stream.close()
+                    if have_blob:
+                        source.close()
             chain = chain or _chain(parent_chain, diff_id)
             if unpack:
                 try:
@@ -155,7 +118,7 @@ class Snapshots:
                     if not self.exists(chain):  # lost a race with another process: theirs is as good
                         raise
             return LayerInfo(diff_id, blob, blobs.size(blob), media_type, chain,  # type: ignore[arg-type]
-                             content_size, hashing.size)
+                             content_size, stream.size)  # type: ignore[union-attr]
         finally:
             if os.path.isdir(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -177,11 +140,6 @@ class Snapshots:
         for name in os.listdir(self.dir):
             if name.startswith(".tmp-"):
                 shutil.rmtree(os.path.join(self.dir, name), ignore_errors=True)
-
-
-def _drain(stream: object) -> None:
-    while stream.read(CHUNK):  # type: ignore[attr-defined]
-        pass
 
 
 def _chain(parent: str | None, diff_id: str) -> str:

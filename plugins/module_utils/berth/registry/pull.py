@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import threading
+from collections import deque
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -208,14 +208,75 @@ def _pull_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[st
     return info
 
 
-class _PipeSink:
-    """get_blob's sink: counts, hashes (so a mirror that dies mid-blob can be resumed from the next
-    endpoint) and forwards the bytes to the pipe ingest reads from."""
+class _ChunkPipe:
+    """Hands the downloader's chunks to the ingesting thread without copying them (an OS pipe
+    copies every byte twice). Holds at most ``limit`` bytes; ``read`` joins what is waiting."""
 
-    def __init__(self, pipe: BinaryIO, digest: str, total: int, progress: Progress,
-                 cancel: threading.Event) -> None:
+    def __init__(self, limit: int = 4 << 20) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._held = 0
+        self._limit = limit
+        self._cond = threading.Condition()
+        self._writer_done = False
+        self._reader_gone = False
+
+    def write(self, data: bytes) -> int:
+        with self._cond:
+            while self._held >= self._limit and not self._reader_gone:
+                self._cond.wait()
+            if self._reader_gone:
+                raise BrokenPipeError("the layer is no longer being read")
+            self._chunks.append(bytes(data))
+            self._held += len(data)
+            self._cond.notify_all()
+        return len(data)
+
+    def close_writer(self) -> None:
+        """End of stream for the reader, whatever happened to the download."""
+        with self._cond:
+            self._writer_done = True
+            self._cond.notify_all()
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (at least one unless the stream ended): blocks for the first chunk."""
+        with self._cond:
+            while not self._chunks and not self._writer_done:
+                self._cond.wait()
+            taken: list[bytes] = []
+            size = 0
+            while self._chunks and (n is None or n < 0 or size < n):
+                chunk = self._chunks.popleft()
+                if n is not None and n >= 0 and size + len(chunk) > n:
+                    keep = n - size
+                    self._chunks.appendleft(chunk[keep:])
+                    chunk = chunk[:keep]
+                taken.append(chunk)
+                size += len(chunk)
+            self._held -= size
+            self._cond.notify_all()
+        return taken[0] if len(taken) == 1 else b"".join(taken)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """The reader stops: the downloader's next write fails."""
+        with self._cond:
+            self._reader_gone = True
+            self._chunks.clear()
+            self._held = 0
+            self._cond.notify_all()
+
+
+class _PipeSink:
+    """get_blob's sink: counts, forwards the bytes to the pipe ingest reads from, and, when another
+    endpoint could take over a download that dies mid-blob, hashes them so it can resume."""
+
+    def __init__(self, pipe: _ChunkPipe, digest: str, total: int, progress: Progress,
+                 cancel: threading.Event, resumable: bool) -> None:
         self.pipe = pipe
-        self.hasher = hashlib.sha256()
+        # Without a hasher a resume at an offset is refused; one endpoint never needs one.
+        self.hasher: Any = hashlib.sha256() if resumable else None
         self.size = 0
         self._digest, self._total, self._progress, self._cancel = digest, total, progress, cancel
 
@@ -223,7 +284,8 @@ class _PipeSink:
         if self._cancel.is_set():
             raise Cancelled("pull cancelled")
         self.pipe.write(data)
-        self.hasher.update(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
         self.size += len(data)
         self._progress.layer(self._digest, "Downloading", self.size, self._total)
         return len(data)
@@ -231,30 +293,28 @@ class _PipeSink:
 
 def _stream_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[str, Any], diff_id: str,
                   parent: str | None, progress: Progress, cancel: threading.Event) -> LayerInfo:
-    """Download and ingest at once: a thread writes the registry's bytes into a pipe, this one
+    """Download and ingest at once: a thread puts the registry's bytes into a pipe, this one
     reads them into ingest."""
     digest, size = desc["digest"], desc["size"]
-    read_fd, write_fd = os.pipe()
-    _widen_pipe(write_fd)
-    reader = os.fdopen(read_fd, "rb")
-    writer = os.fdopen(write_fd, "wb", buffering=0)
+    pipe = _ChunkPipe()
     failure: list[BaseException] = []
+    sink = _PipeSink(pipe, digest, size, progress, cancel, resumable=len(registry.endpoints) > 1)
 
     def download() -> None:
         try:
-            registry.get_blob(repo, digest, _PipeSink(writer, digest, size, progress, cancel), size)
+            registry.get_blob(repo, digest, sink, size)
         except BaseException as e:  # noqa: BLE001 - handed to the ingesting thread
             failure.append(e)
         finally:
-            writer.close()  # EOF for ingest, whatever happened
+            pipe.close_writer()  # EOF for ingest, whatever happened
 
     thread = threading.Thread(target=download, name=f"berth-get-{digest[7:19]}", daemon=True)
     thread.start()
     try:
-        info = images.snapshots.ingest(reader, parent, desc["mediaType"], expected_blob=digest,
+        info = images.snapshots.ingest(pipe, parent, desc["mediaType"], expected_blob=digest,  # type: ignore[arg-type]
                                        expected_size=size, expected_diff_id=diff_id)
     except BaseException as e:
-        reader.close()  # unblocks the downloader (its next write fails)
+        pipe.close()  # unblocks the downloader (its next write fails)
         thread.join()
         # The downloader's error is the cause (network, registry, digest); ingest only saw a short
         # stream. A broken pipe there just means ingest stopped first.
@@ -264,17 +324,7 @@ def _stream_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[
         if isinstance(e, BerthError) and cancel.is_set():
             raise Cancelled("pull cancelled") from None
         raise
-    reader.close()
+    pipe.close()
     thread.join()
     progress.layer(digest, "Download complete")
     return info
-
-
-def _widen_pipe(fd: int) -> None:
-    """A 1 MiB pipe lets the download run ahead of unpacking a little (default is 64 KiB)."""
-    import fcntl
-
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except OSError:
-        pass
