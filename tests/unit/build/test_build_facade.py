@@ -85,7 +85,7 @@ def test_every_public_name_resolves_to_its_submodule_object() -> None:
 
 def _twin(cls: type) -> type:
     """The same fields as a plain ``@dataclass(frozen=True)``: the reference semantics."""
-    specs = [(f.name, f.type, dataclasses.field(default=None, compare=f.compare, repr=f.repr))
+    specs = [(f.name, f.type, dataclasses.field(compare=f.compare, repr=f.repr))  # pylint: disable=invalid-field-call
              for f in dataclasses.fields(cls)]
     return dataclasses.make_dataclass(cls.__name__, specs, frozen=True)
 
