@@ -86,14 +86,47 @@ def test_reader_waits_for_data_or_the_end() -> None:
     assert got == [b""]
 
 
-def test_sink_hashes_only_when_another_endpoint_could_resume() -> None:
+def test_sink_hashes_only_when_another_server_could_resume() -> None:
+    import hashlib
+
+    from berth.registry.errors import RegistryUnreachable
     from berth.registry.progress import Progress
 
     cancel = threading.Event()
-    single = pull._PipeSink(pull._ChunkPipe(), "sha256:" + "0" * 64, 3, Progress(), cancel, resumable=False)
+    digest = "sha256:" + "0" * 64
+    single = pull._PipeSink(pull._ChunkPipe(), digest, 3, Progress(), cancel, resumable=False)
     single.write(b"abc")
-    assert single.hasher is None and single.size == 3
-    several = pull._PipeSink(pull._ChunkPipe(), "sha256:" + "0" * 64, 3, Progress(), cancel, resumable=True)
+    assert single.size == 3
+    # What get_blob asks before resuming elsewhere: refused as an unreachable endpoint, so the
+    # registry's endpoint loop reports it rather than a programming error.
+    with pytest.raises(RegistryUnreachable, match="broke off after 3 bytes"):
+        getattr(single, "hasher", None)
+    several = pull._PipeSink(pull._ChunkPipe(), digest, 3, Progress(), cancel, resumable=True)
     several.write(b"abc")
-    import hashlib
     assert several.hasher.hexdigest() == hashlib.sha256(b"abc").hexdigest()
+
+
+@pytest.mark.parametrize("host, mirrors, insecure, resumable", [
+    ("registry.example", [], False, False),
+    ("127.0.0.1:5000", [], True, False),  # https then http: one server
+    ("docker.io", ["https://mirror.example"], False, True),  # a mirror, then Docker Hub
+])
+def test_resumable_means_another_server(host: str, mirrors: list[str], insecure: bool,
+                                        resumable: bool, tmp_path) -> None:
+    from berth.registry.config import DaemonConfig
+
+    config = DaemonConfig(mirrors, [host] if insecure else [], config_root=str(tmp_path))
+    registry = pull.Registry(host, config, credentials=object())  # type: ignore[arg-type]
+    assert pull._resumable(registry) is resumable
+
+
+def test_closing_ends_a_read_that_is_still_waiting() -> None:
+    """ingest gave up while its decoder thread still waits for the download: it must not hang."""
+    pipe = pull._ChunkPipe()
+    got: list[bytes] = []
+    thread = threading.Thread(target=lambda: got.append(pipe.read(10)))
+    thread.start()
+    time.sleep(0.05)
+    pipe.close()
+    thread.join(5)
+    assert got == [b""]

@@ -24,6 +24,7 @@ from ..image import mediatypes as mt
 from ..image import reference
 from .config import DaemonConfig
 from .credentials import CredentialStore
+from .errors import RegistryUnreachable
 from .progress import Progress
 from .records import Records
 from .registry import Registry
@@ -240,7 +241,7 @@ class _ChunkPipe:
     def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (at least one unless the stream ended): blocks for the first chunk."""
         with self._cond:
-            while not self._chunks and not self._writer_done:
+            while not self._chunks and not self._writer_done and not self._reader_gone:
                 self._cond.wait()
             taken: list[bytes] = []
             size = 0
@@ -260,7 +261,7 @@ class _ChunkPipe:
         return True
 
     def close(self) -> None:
-        """The reader stops: the downloader's next write fails."""
+        """The reader stops: the downloader's next write fails, a read still waiting ends."""
         with self._cond:
             self._reader_gone = True
             self._chunks.clear()
@@ -269,26 +270,43 @@ class _ChunkPipe:
 
 
 class _PipeSink:
-    """get_blob's sink: counts, forwards the bytes to the pipe ingest reads from, and, when another
-    endpoint could take over a download that dies mid-blob, hashes them so it can resume."""
+    """get_blob's sink: counts and forwards the bytes to the pipe ingest reads from.
+
+    When the download could move to another server (a mirror, then the origin) after breaking off
+    mid-blob, it also hashes them so that server can resume after them. The two endpoints of one
+    insecure registry (https, then http) are the same server: no third sha256 pass over every
+    byte just for that, and a takeover between them is refused with a clear error.
+    """
 
     def __init__(self, pipe: _ChunkPipe, digest: str, total: int, progress: Progress,
                  cancel: threading.Event, resumable: bool) -> None:
         self.pipe = pipe
-        # Without a hasher a resume at an offset is refused; one endpoint never needs one.
-        self.hasher: Any = hashlib.sha256() if resumable else None
+        self._hasher: Any = hashlib.sha256() if resumable else None
         self.size = 0
         self._digest, self._total, self._progress, self._cancel = digest, total, progress, cancel
+
+    @property
+    def hasher(self) -> Any:
+        """Asked for only to resume after ``size`` bytes on another endpoint."""
+        if self._hasher is None:
+            raise RegistryUnreachable(f"download of blob {self._digest} broke off after {self.size} "
+                                      "bytes and cannot be continued from another endpoint")
+        return self._hasher
 
     def write(self, data: bytes) -> int:
         if self._cancel.is_set():
             raise Cancelled("pull cancelled")
         self.pipe.write(data)
-        if self.hasher is not None:
-            self.hasher.update(data)
+        if self._hasher is not None:
+            self._hasher.update(data)
         self.size += len(data)
         self._progress.layer(self._digest, "Downloading", self.size, self._total)
         return len(data)
+
+
+def _resumable(registry: Registry) -> bool:
+    """Whether a broken download could continue on another server."""
+    return len({endpoint.host for endpoint in registry.endpoints}) > 1
 
 
 def _stream_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[str, Any], diff_id: str,
@@ -298,7 +316,7 @@ def _stream_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[
     digest, size = desc["digest"], desc["size"]
     pipe = _ChunkPipe()
     failure: list[BaseException] = []
-    sink = _PipeSink(pipe, digest, size, progress, cancel, resumable=len(registry.endpoints) > 1)
+    sink = _PipeSink(pipe, digest, size, progress, cancel, _resumable(registry))
 
     def download() -> None:
         try:
