@@ -130,3 +130,29 @@ def test_copy_log_polls_the_record_when_the_shim_has_no_wait_op(tmp_path, capfdb
     shim.close()
     assert len(polls) == 3
     assert capfdbinary.readouterr().out == b"hello\n"
+
+
+def test_wait_gone_wakes_when_the_shim_exits_and_times_out_while_it_runs() -> None:
+    import subprocess
+    import sys
+
+    def fake_shim(seconds: float) -> subprocess.Popen:
+        # shim_alive recognises a shim by "berth.shim" in its command line
+        return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})",
+                                 "berth.shim"])
+
+    short = fake_shim(0.3)
+    try:
+        assert shimctl.shim_alive(short.pid)
+        assert shimctl.wait_gone(short.pid, 30) is True
+        assert not shimctl.shim_alive(short.pid)  # a zombie until reaped: gone all the same
+    finally:
+        short.kill()
+        short.wait()
+    long = fake_shim(60)
+    try:
+        assert shimctl.wait_gone(long.pid, 0.2) is False
+    finally:
+        long.kill()
+        long.wait()
+    assert shimctl.wait_gone(long.pid, 1) is True  # reaped: no such process

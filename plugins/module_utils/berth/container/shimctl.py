@@ -238,9 +238,27 @@ def open_attach(paths: ContainerPaths, stdin: bool) -> socket.socket:
 
 
 def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    """Wait until the shim ``pid`` has exited; False if it is still alive after ``timeout``."""
     deadline = time.monotonic() + timeout
+    if shim_alive(pid):
+        _wait_exit_event(pid, timeout)
     while shim_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.005)
     return True
+
+
+def _wait_exit_event(pid: int, timeout: float) -> None:
+    """Sleep until ``pid`` exits (a pidfd becomes readable then: no polling delay) or
+    ``timeout``; returns at once where pidfds are missing (Linux < 5.3), and the caller polls."""
+    try:
+        pidfd = os.pidfd_open(pid)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return
+    try:
+        select.select([pidfd], [], [], timeout)
+    except (OSError, ValueError):
+        pass  # the caller polls
+    finally:
+        os.close(pidfd)

@@ -10,9 +10,11 @@ SHIM_MODULE = __name__.rsplit(".", 1)[0]  # "berth.shim", or its name inside an 
 
 #: The shim runs as ``python -I -S``: without site (no site-packages, no .pth files) it starts
 #: ~40 ms sooner and smaller, and it needs only the standard library and this package, whose
-#: parent directory the boot line puts first on sys.path.
-_BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-         f"from {SHIM_MODULE}.main import main; raise SystemExit(main())")
+#: parent directory the boot line puts first on sys.path. It ends with ``os._exit``: state.json,
+#: the log and the exit hook are done by then, and the interpreter's teardown (5-10 ms) would
+#: only delay the caller that waits for the shim to be gone (``run --rm``).
+_BOOT = ("import sys, os; sys.path.insert(0, sys.argv.pop(1)); "
+         f"from {SHIM_MODULE}.main import main; os._exit(main())")
 
 
 def shim_command(run_dir: str, ready_fd: int) -> list[str]:
