@@ -187,14 +187,15 @@ class Inflating:
         self._input = rest
 
 
-def gzip_writer(fileobj: BinaryIO, level: int = GZIP_LEVEL, workers: int | None = None) -> BinaryIO:
+def gzip_writer(fileobj: BinaryIO, level: int = GZIP_LEVEL,
+                workers: int | None = None) -> ParallelGzipWriter:
     """A gzip stream into ``fileobj`` whose bytes depend on the content (and ``level``) only.
 
     The header carries mtime 0 and no file name, so the same layer tar always gives the same blob
     digest. Close the returned writer to flush the trailer; ``fileobj`` itself stays open. See
     ``ParallelGzipWriter`` for how it compresses.
     """
-    return ParallelGzipWriter(fileobj, level, workers)  # type: ignore[return-value]
+    return ParallelGzipWriter(fileobj, level, workers)
 
 
 class ParallelGzipWriter:
@@ -228,6 +229,9 @@ class ParallelGzipWriter:
     def write(self, data: Any) -> int:
         if self._closed:
             raise ValueError("write to a closed gzip writer")
+        if not self._pending and type(data) is bytes and len(data) == BLOCK:
+            self._submit(data, last=False)  # the usual 1 MiB read: no copy
+            return BLOCK
         self._pending += data
         if len(self._pending) >= BLOCK:
             view = memoryview(self._pending)

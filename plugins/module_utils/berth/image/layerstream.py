@@ -1,10 +1,11 @@
 """A layer blob read forwards once: copied into the blob store, decompressed and hashed on the way.
 
 ``LayerStream`` is what ``Snapshots.ingest`` hands to ``layers.apply_layer``. Everything moves in
-blocks of up to 1 MiB and each block passes through as few Python calls as possible: the raw block
-is written to the blob (whose writer hashes it), decompressed in place of a file object chain, and
-the DiffID hash sees the uncompressed block. For an uncompressed blob the DiffID *is* the blob
-digest, so the bytes are hashed once, by the blob writer.
+blocks of up to 1 MiB, on three threads that overlap because file writes, sha256 and zlib release
+the GIL: a decoder thread reads the source, passes each raw block to a blob-writer thread (the
+blob writer hashes it), inflates it and hashes the result for the DiffID; the caller's thread
+unpacks the tar. For an uncompressed blob the DiffID *is* the blob digest, so its bytes are
+hashed once, by the blob writer.
 """
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ class _BackgroundSink:
         self._sink = sink
         self._blocks: queue.Queue[Optional[bytes]] = queue.Queue(self._QUEUED)
         self._error: Optional[BaseException] = None
+        self._open = True
         self._thread = threading.Thread(target=self._run, name="berth-blob-writer", daemon=True)
         self._thread.start()
-        self._open = True
 
     def write(self, data: bytes) -> None:
         while True:

@@ -144,14 +144,13 @@ def _gzip_layer(images: ImageStore, layer: Layer) -> CompressedLayer:
     blobs = images.store.blobs
     hasher = hashlib.sha256()
     with blobs.open(layer.blob_digest) as source, blobs.writer() as out:
-        gz = compression.gzip_writer(out)  # type: ignore[arg-type]
-        while True:
-            chunk = source.read(CHUNK)
-            if not chunk:
-                break
-            hasher.update(chunk)
-            gz.write(chunk)
-        gz.close()
+        with compression.gzip_writer(out) as gz:  # type: ignore[arg-type]
+            while True:
+                chunk = source.read(CHUNK)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                gz.write(chunk)
         if "sha256:" + hasher.hexdigest() != layer.diff_id:
             raise DigestMismatch(f"stored layer {layer.blob_digest} does not match its DiffID {layer.diff_id}")
         digest = out.commit()
