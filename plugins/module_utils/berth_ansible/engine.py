@@ -87,7 +87,7 @@ def errors() -> Any:
 
 def submodule(package: str, name: str) -> Any:
     """Module ``name`` of the engine package ``package`` (``submodule("container", "health")``),
-    from the same engine as ``load``; the package's own imports have loaded it already."""
+    from the same engine as ``load`` (imported here if the package's lazy façade has not yet)."""
     return importlib.import_module(f"{load(package).__name__}.{name}")
 
 

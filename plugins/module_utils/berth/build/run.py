@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
-from ..container import ContainerService, ContainerSpec
 from ..errors import BerthError, InvalidArgument
 from ..image import ImageStore, LayerInfo
 from .commit import RUNTIME_FILES, ImageState, ingest_upper
+
+if TYPE_CHECKING:  # the container service is imported by the first RUN: a cached build needs none
+    from ..container import ContainerService
 
 #: Where a ``RUN <<EOF`` script starting with ``#!`` is mounted (on the container's /dev tmpfs,
 #: so it never lands in the layer).
@@ -52,6 +54,8 @@ def run_step(images: ImageStore, state: ImageState, req: RunRequest,
     """
     if state.image is None:
         raise InvalidArgument("RUN needs an image to run in (FROM scratch has none)")
+    from ..container import ContainerService, ContainerSpec
+
     service = ContainerService(images.store)
     binds: List[str] = []
     argv = list(req.argv)
