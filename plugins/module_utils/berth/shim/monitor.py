@@ -78,8 +78,8 @@ class Monitor:
                 stdio = (self._pipe_to_container(child_ends) if self.cfg.interactive else null,
                          self._pipe_from_container(child_ends, "stdout", 1),
                          self._pipe_from_container(child_ends, "stderr", 2))
-            pid, master, self.cgroup_plan = runtime_child.start(self.cfg.bundle, self.cfg.runtime, stdio,
-                                              self.cfg.tty)
+            pid, master, self.cgroup_plan = runtime_child.start(
+                self.cfg.bundle, self.cfg.runtime, stdio, self.cfg.tty)
         except BaseException:
             self._close_stdio()
             raise
