@@ -1,9 +1,9 @@
 """Container IDs and names: 64-hex IDs, Docker's name rules and ``adjective_surname`` names."""
 from __future__ import annotations
 
+import os
 import random
 import re
-import secrets
 
 from ..errors import InvalidArgument
 
@@ -53,7 +53,7 @@ _SURNAMES = (
 def new_id() -> str:
     """64 hex digits whose 12-digit short form is not all decimal (it could read as a number)."""
     while True:
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
         if not cid[:12].isdigit():
             return cid
 

@@ -12,7 +12,6 @@ import errno
 import fcntl
 import ipaddress
 import os
-import secrets
 import socket
 import struct
 from dataclasses import dataclass
@@ -199,7 +198,7 @@ def _index_of(rt: Rtnl, name: str) -> int:
 
 
 def new_veth_name() -> str:
-    return "veth" + secrets.token_hex(4)[:7]
+    return "veth" + os.urandom(4).hex()[:7]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import datetime
 import json
 import os
 import re
-import secrets
 import shutil
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -150,7 +149,7 @@ class VolumeStore:
         labels = dict(labels or {})
         if anonymous or not name:
             labels[ANONYMOUS_LABEL] = ""
-            name = name or secrets.token_hex(32)
+            name = name or os.urandom(32).hex()
         check_name(name)
         existing = self.find(name)
         if existing is not None:
