@@ -30,7 +30,7 @@ def text(size: int) -> bytes:
 def gz(data: bytes, level: int = compression.GZIP_LEVEL, workers: int | None = None,
        piece: int = 0) -> bytes:
     out = io.BytesIO()
-    with compression.gzip_writer(out, level, workers) as w:  # type: ignore[attr-defined]
+    with compression.gzip_writer(out, level, workers) as w:
         if piece:
             for start in range(0, len(data), piece):
                 w.write(data[start:start + piece])
@@ -57,7 +57,7 @@ def test_round_trip_through_every_reader(data: bytes) -> None:
     assert gzip.decompress(blob) == data
     assert subprocess.run(["gzip", "-dc"], input=blob, capture_output=True,
                           check=True).stdout == data
-    assert subprocess.run(["gzip", "-t"], input=blob, capture_output=True).returncode == 0
+    assert subprocess.run(["gzip", "-t"], input=blob, capture_output=True, check=False).returncode == 0
     assert zlib.decompress(blob, 31) == data  # one member: zlib alone reads it to the end
     assert compression.open_decompressed(io.BytesIO(blob)).read() == data
     crc, size = struct.unpack("<II", blob[-8:])
@@ -101,7 +101,7 @@ def test_level_is_honoured() -> None:
 def test_an_error_inside_the_with_block_writes_no_trailer() -> None:
     out = io.BytesIO()
     with pytest.raises(RuntimeError):
-        with compression.gzip_writer(out) as w:  # type: ignore[attr-defined]
+        with compression.gzip_writer(out) as w:
             w.write(noise(3 * BLOCK))
             raise RuntimeError("caller failed")
     with pytest.raises((EOFError, OSError)):

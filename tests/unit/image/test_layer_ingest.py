@@ -60,20 +60,21 @@ LAYER = tar_of(
     entry("opaque/kept", data=b"k"),
 )
 
-COMPRESSORS = {
-    "plain": lambda b: b,
-    "gzip": gzip.compress,
-    "berth gzip": lambda b: _berth_gzip(b),
-    "bzip2": bz2.compress,
-    "xz": lzma.compress,
-}
-
 
 def _berth_gzip(data: bytes) -> bytes:
     out = io.BytesIO()
-    with compression.gzip_writer(out) as w:  # type: ignore[attr-defined]
+    with compression.gzip_writer(out) as w:
         w.write(data)
     return out.getvalue()
+
+
+COMPRESSORS = {
+    "plain": lambda b: b,
+    "gzip": gzip.compress,
+    "berth gzip": _berth_gzip,
+    "bzip2": bz2.compress,
+    "xz": lzma.compress,
+}
 
 
 @pytest.fixture

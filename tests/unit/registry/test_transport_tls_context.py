@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ssl
 
-from requests.adapters import HTTPAdapter
-
 from berth.registry.transport import Transport
 
 
@@ -19,7 +17,7 @@ def test_insecure_origin_uses_an_unverified_context_without_cas() -> None:
         for other in ("https://127.0.0.1:50001/v2/", "https://auth.example/token",
                       "https://127.0.0.1/v2/"):
             adapter = transport.session.get_adapter(other)
-            assert type(adapter) is HTTPAdapter, other
+            assert adapter is transport.session.adapters["https://"], other  # requests' default
             assert "ssl_context" not in adapter.poolmanager.connection_pool_kw
     finally:
         transport.close()
@@ -30,6 +28,7 @@ def test_secure_registry_keeps_the_default_adapter() -> None:
     try:
         assert not transport.insecure
         adapter = transport.session.get_adapter("https://registry.example/v2/")
-        assert type(adapter) is HTTPAdapter
+        assert adapter is transport.session.adapters["https://"]
+        assert list(transport.session.adapters) == ["https://", "http://"]
     finally:
         transport.close()

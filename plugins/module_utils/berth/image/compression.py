@@ -229,7 +229,7 @@ class ParallelGzipWriter:
     def write(self, data: Any) -> int:
         if self._closed:
             raise ValueError("write to a closed gzip writer")
-        if not self._pending and type(data) is bytes and len(data) == BLOCK:
+        if not self._pending and isinstance(data, bytes) and len(data) == BLOCK:
             self._submit(data, last=False)  # the usual 1 MiB read: no copy
             return BLOCK
         self._pending += data
@@ -317,7 +317,7 @@ def _zeros_operator(length: int) -> tuple[int, ...]:
     """The GF(2) matrix that advances a CRC32 register over ``length`` zero bytes."""
     # The operator for one zero bit: shift right, feeding the polynomial back in.
     power = [0xEDB88320] + [1 << (n - 1) for n in range(1, 32)]
-    for _ in range(3):  # 1 -> 2 -> 4 -> 8 bits: one zero byte
+    for _doubling in range(3):  # 1 -> 2 -> 4 -> 8 bits: one zero byte
         power = _gf2_square(power)
     result: list[int] | None = None
     while length:

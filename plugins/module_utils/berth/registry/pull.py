@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..errors import BerthError, DigestMismatch, InvalidArgument, NotFound
 from ..image import Image, ImageStore, LayerInfo, chain_ids
