@@ -221,9 +221,9 @@ def test_failed_attach_undoes_every_step(net_env, monkeypatch):
     net_env.manager.ensure_default()
     cid = net_env.container_id()
 
-    def refuse(tag, rules):
+    def refuse(tag, rules, stale=()):
         raise firewall.FirewallError("injected: iptables-restore refused the batch")
-    monkeypatch.setattr(firewall, "replace", refuse)
+    monkeypatch.setattr(firewall, "add", refuse)
     before = {link.name for link in netlink.links()}
     with pytest.raises(firewall.FirewallError, match="injected"):
         net_env.manager.attach(cid, "bridge", ports=["80"])

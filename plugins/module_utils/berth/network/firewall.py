@@ -10,6 +10,11 @@ Chains (shared by every berth root on the host, created once, never deleted)::
 
 Every rule berth adds carries ``-m comment --comment berth:<tag>`` (network or container id); rules
 of one owner are added in one ``iptables-restore --noflush`` batch and deleted in one.
+
+Dumps (``iptables-save``) cost an exec and a parse that grows with the host's rules, so the hot
+paths avoid them: rules berth wrote are deleted by their exact text (``delete``; a dump only when
+that is refused), new port rules are added with the dump that chose their host ports (``add``),
+and the manager calls ``ensure`` only for a network not verified since boot.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 from ..errors import BerthError
 from .portmap import PortMapping
@@ -40,6 +46,7 @@ ISOLATION_2 = "BERTH-ISOLATION-2"
 INPUT_CHAIN = "BERTH-INPUT"
 BASE_COMMENT = "berth"
 TAG_PREFIX = "berth:"
+TABLES = ("nat", "filter")  # every berth chain and rule lives in one of these
 
 CHAINS = (("nat", DNAT_CHAIN), ("nat", POST_CHAIN), ("filter", FORWARD_CHAIN),
           ("filter", ISOLATION_1), ("filter", ISOLATION_2), ("filter", INPUT_CHAIN))
@@ -152,28 +159,47 @@ def _check(proc: subprocess.CompletedProcess, what: str) -> None:
         raise FirewallError(f"{what}: {detail[0] if detail else f'exit {proc.returncode}'}")
 
 
-def save() -> str:
-    proc = _run([IPTABLES_SAVE])
+def save(tables: Sequence[str] = TABLES) -> str:
+    """The dump holding ``tables``: ``-t`` for one table; for several, one full dump (each exec
+    costs more than reading past the lines of other tables)."""
+    proc = _run([IPTABLES_SAVE, "-t", tables[0]] if len(tables) == 1 else [IPTABLES_SAVE])
     _check(proc, "iptables-save failed")
     return proc.stdout
 
 
-def _restore(batch: dict[str, list[str]], what: str) -> None:
-    text = "".join(f"*{table}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
+def _restore_text(batch: dict[str, list[str]]) -> str:
+    return "".join(f"*{table}\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
                    for table, lines in batch.items() if lines)
+
+
+def _restore(batch: dict[str, list[str]], what: str) -> None:
+    text = _restore_text(batch)
     if text:
         _check(_run([IPTABLES_RESTORE, "-w", "--noflush"], stdin=text), what)
 
 
-def parse_saved(text: str) -> tuple[set[tuple[str, str]], list[str], list[SavedRule]]:
-    """(chains, every rule line as ``table|line``, berth-tagged rules) of an iptables-save dump."""
+def _try_restore(batch: dict[str, list[str]]) -> bool:
+    """Apply ``batch``; False if iptables-restore refused it (it then changed nothing in the
+    refused table: each table's batch is one transaction)."""
+    text = _restore_text(batch)
+    return not text or _run([IPTABLES_RESTORE, "-w", "--noflush"], stdin=text).returncode == 0
+
+
+def parse_saved(text: str, tables: Sequence[str] = ()
+                ) -> tuple[set[tuple[str, str]], list[str], list[SavedRule]]:
+    """(chains, every rule line as ``table|line``, berth-tagged rules) of an iptables-save dump;
+    of ``tables`` only if given."""
     chains: set[tuple[str, str]] = set()
     lines: list[str] = []
     tagged: list[SavedRule] = []
     table = ""
+    skip = False
     for raw in text.splitlines():
         if raw.startswith("*"):
             table = raw[1:].strip()
+            skip = bool(tables) and table not in tables
+        elif skip:
+            continue
         elif raw.startswith(":"):
             chains.add((table, raw[1:].split()[0]))
         elif raw.startswith("-A "):
@@ -224,14 +250,63 @@ def _has_rule(lines: list[str], table: str, chain: str, rule: list[str]) -> bool
     return False
 
 
+# the parts of a DNAT rule as iptables-save prints it (berth wrote it: no quoting in these)
+_PROTO = re.compile(r" -p (\w+)(?: |$)")
+_DPORT = re.compile(r" --dport (\d+)(?: |$)")
+_DEST = re.compile(r" -d ([0-9.]+)(?:/32)?(?: |$)")
+
+
+@dataclass
+class Snapshot:
+    """One parsed dump of some of berth's tables."""
+    chains: set[tuple[str, str]]
+    lines: list[str]            # every rule as ``table|line``
+    tagged: list[SavedRule]
+    tables: Sequence[str] = TABLES
+
+    def rules_of(self, tag: str) -> list[SavedRule]:
+        return [r for r in self.tagged if r.tag == tag]
+
+    def published_ports(self) -> list[tuple[str, str, int]]:
+        """(proto, host_ip or "", port) of every DNAT in the BERTH chain, whichever root made it."""
+        out = []
+        for rule in self.tagged:
+            if rule.table != "nat" or rule.chain != DNAT_CHAIN:
+                continue
+            proto, port = _PROTO.search(rule.line), _DPORT.search(rule.line)
+            if proto and port:
+                dest = _DEST.search(rule.line)
+                out.append((proto.group(1), dest.group(1) if dest else "", int(port.group(1))))
+        return out
+
+    def missing_base(self) -> list[str]:
+        """berth's chains and hooks (in the dumped tables) that are not there: a flushed table,
+        a deleted chain."""
+        out = [f"iptables chain {table}/{chain}" for table, chain in CHAINS
+               if table in self.tables and (table, chain) not in self.chains]
+        out += [f"iptables hook {table}/{chain} -> {rule[-1]}" for table, chain, rule, _first
+                in HOOKS if table in self.tables and not _has_rule(self.lines, table, chain, rule)]
+        return out
+
+    def lacks(self, tag: str, rules: Sequence[Rule]) -> bool:
+        """Is anything of the base or of ``rules`` (tagged ``tag``) missing in the dumped tables?
+        Counted, as ``ensure`` does."""
+        have = sum(1 for r in self.tagged if r.tag == tag and r.table in self.tables)
+        return have != sum(1 for r in rules if r.table in self.tables) or bool(self.missing_base())
+
+
+def snapshot(tables: Sequence[str] = TABLES) -> Snapshot:
+    return Snapshot(*parse_saved(save(tables), tables), tables=tuple(tables))
+
+
 def ensure(tag: str, rules: Sequence[Rule]) -> None:
     """berth's chains and hooks exist, and the rules tagged ``tag`` are ``rules`` (checked by
     count; a differing set is replaced in one batch). One iptables-save when nothing is missing."""
     with _locked():
-        chains, lines, tagged = parse_saved(save())
-        if _ensure_base(chains, lines):
-            tagged = tagged_rules()
-        current = [r for r in tagged if r.tag == tag]
+        snap = snapshot()
+        if _ensure_base(snap.chains, snap.lines):
+            snap = snapshot()
+        current = snap.rules_of(tag)
         if len(current) != len(rules):
             _replace_locked(tag, rules, current)
 
@@ -257,48 +332,73 @@ def _ensure_base(chains: set[tuple[str, str]], lines: list[str]) -> bool:
 
 
 def tagged_rules() -> list[SavedRule]:
-    return parse_saved(save())[2]
+    return snapshot().tagged
 
 
 def replace(tag: str, rules: Sequence[Rule]) -> None:
     """Make ``rules`` exactly the rules tagged ``tag``: one batch deletes old, adds new."""
     with _locked():
-        _replace_locked(tag, rules, [r for r in tagged_rules() if r.tag == tag])
+        _replace_locked(tag, rules, snapshot().rules_of(tag))
 
 
 def _replace_locked(tag: str, rules: Sequence[Rule], current: Sequence[SavedRule]) -> None:
+    _restore(_batch(tag, rules, current), f"cannot apply firewall rules of {tag[:12]}")
+
+
+def _batch(tag: str, rules: Sequence[Rule], stale: Sequence[SavedRule]) -> dict[str, list[str]]:
     batch: dict[str, list[str]] = {"nat": [], "filter": []}
-    for old in current:
+    for old in stale:
         batch.setdefault(old.table, []).append("-D" + old.line[2:])
     for rule in rules:
         batch.setdefault(rule.table, []).append(rule.line(tag))
-    _restore(batch, f"cannot apply firewall rules of {tag[:12]}")
+    return batch
+
+
+def add(tag: str, rules: Sequence[Rule], stale: Sequence[SavedRule] = ()) -> None:
+    """Make ``rules`` the rules tagged ``tag`` without a dump of its own: ``stale`` are the rules of
+    ``tag`` that the caller's recent ``snapshot`` showed, deleted in the same batch. If that
+    batch is refused (the snapshot is out of date), ``replace`` reads the tables again."""
+    with _locked():
+        if not stale:
+            _restore(_batch(tag, rules, ()), f"cannot apply firewall rules of {tag[:12]}")
+        elif not _try_restore(_batch(tag, rules, stale)):
+            _replace_locked(tag, rules, snapshot().rules_of(tag))
+
+
+def delete(owned: Mapping[str, Sequence[Rule]]) -> None:
+    """Delete the rules ``{tag: rules}`` that ``add``/``replace``/``ensure`` wrote, by their exact
+    text in one batch, without a dump. If iptables refuses it (a rule is gone or differs: a
+    flushed table, the rule text of an older berth), every rule tagged with one of the tags goes
+    the slow way (a dump, then ``remove``)."""
+    batch: dict[str, list[str]] = {}
+    for tag, rules in owned.items():
+        for rule in rules:
+            batch.setdefault(rule.table, []).append("-D" + rule.line(tag)[2:])
+    if not batch:
+        return
+    with _locked():
+        if not _try_restore(batch):
+            _remove_locked(set(owned))
 
 
 def remove(tags: Iterable[str]) -> int:
     """Delete every rule tagged with one of ``tags`` in one batch; returns how many."""
-    wanted = set(tags)
     with _locked():
-        batch: dict[str, list[str]] = {}
-        count = 0
-        for old in tagged_rules():
-            if old.tag in wanted:
-                batch.setdefault(old.table, []).append("-D" + old.line[2:])
-                count += 1
-        _restore(batch, "cannot remove firewall rules")
+        return _remove_locked(set(tags))
+
+
+def _remove_locked(wanted: set[str]) -> int:
+    batch: dict[str, list[str]] = {}
+    count = 0
+    for old in tagged_rules():
+        if old.tag in wanted:
+            batch.setdefault(old.table, []).append("-D" + old.line[2:])
+            count += 1
+    _restore(batch, "cannot remove firewall rules")
     return count
 
 
-def published_ports() -> list[tuple[str, str, int]]:
-    """(proto, host_ip or "", port) of every DNAT in the BERTH chain, whichever root made it."""
-    out = []
-    for rule in tagged_rules():
-        if rule.table != "nat" or rule.chain != DNAT_CHAIN:
-            continue
-        tokens = shlex.split(rule.line)
-        opts = dict(zip(tokens, tokens[1:]))
-        if "--dport" not in opts or "-p" not in opts:
-            continue
-        ip = opts.get("-d", "").split("/")[0]
-        out.append((opts["-p"], ip, int(opts["--dport"])))
-    return out
+def published_ports(snap: Optional[Snapshot] = None) -> list[tuple[str, str, int]]:
+    """(proto, host_ip or "", port) of every DNAT in the BERTH chain (a dump of nat if no
+    ``snap``)."""
+    return (snap or snapshot(("nat",))).published_ports()

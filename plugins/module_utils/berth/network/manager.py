@@ -3,6 +3,11 @@ release), persisted in the store and realised in the kernel with an undo for eve
 
 Kernel state is derived from the store: a bridge and its rules can be recreated from a network row
 (after a reboot ``attach`` does it on the way), and ``check()`` reconciles the two.
+
+iptables is read and written only where needed: a network's rules are verified once per boot
+(``verified``), a container without published ports has no rules (its endpoint rows say so:
+``ports`` is written before its rules and removed after them), and rules are deleted by their
+exact text without a dump.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from .config import NetworkConfig, check_ifname
 from .portmap import PortMapping
 from .reconcile import CheckReport
 from .records import Endpoint, Network
+from .verified import VerifiedNetworks
 from .views import Attachment, attachment_of, network_dict
 
 DEFAULT_NETWORK = "bridge"
@@ -32,6 +38,17 @@ _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 def _new_id() -> str:
     return secrets.token_hex(32)
+
+
+def port_rules_of(ep: Endpoint) -> list[firewall.Rule]:
+    """The DNAT rules of an endpoint, as ``attach`` wrote them (none without published ports)."""
+    return firewall.port_rules(ep.ip or "", [PortMapping.from_dict(p) for p in ep.ports])
+
+
+def network_rules_of(net: Network) -> list[firewall.Rule]:
+    if net.driver != "bridge" or not (net.bridge and net.subnet):
+        return []
+    return firewall.network_rules(net.bridge, net.subnet, net.internal)
 
 
 def subnet_spec(net: Network) -> ipam.SubnetSpec:
@@ -47,6 +64,7 @@ class NetworkManager:
         self.db = store.db
         self.config = config or NetworkConfig.load()
         self.netns_dir = os.path.join(store.run, "netns")
+        self.verified = VerifiedNetworks(store.run)
         records.open_schema(self.db)
 
     # ---- helpers ------------------------------------------------------------------------------
@@ -74,8 +92,10 @@ class NetworkManager:
                  for net, dev in netlink.ipv4_routes() if dev not in own_bridges]
         return used
 
-    def _realize(self, net: Network) -> None:
-        """Bridge, sysctls and firewall rules of a bridge network (idempotent)."""
+    def _realize(self, net: Network, verify: bool = False) -> None:
+        """Bridge, sysctls and firewall rules of a bridge network (idempotent). The rules are read
+        back from iptables (and repaired) only with ``verify`` or when they were not verified on
+        this boot for this bridge: that dump would otherwise cost every container start."""
         if net.driver != "bridge":
             return
         if not (net.bridge and net.subnet and net.gateway):
@@ -85,12 +105,21 @@ class NetworkManager:
         netlink.ensure_bridge(net.bridge, ipaddress.IPv4Interface(f"{net.gateway}/"
                                                                   f"{net.network.prefixlen}"),
                               net.id, net.mtu)
-        firewall.ensure(net.id, firewall.network_rules(net.bridge, net.subnet, net.internal))
+        rules = network_rules_of(net)
+        lines = [rule.line(net.id) for rule in rules]
+        if not verify and self.verified.fresh(net.id, net.bridge, lines):
+            return
+        firewall.ensure(net.id, rules)
+        self.verified.record(net.id, net.bridge, lines)
 
-    def _unrealize(self, net: Network) -> None:
-        firewall.remove([net.id])
-        if net.bridge:
-            netlink.delete_link(net.bridge)
+    def _unrealize(self, nets: Sequence[Network]) -> None:
+        """Rules (one batch for all ``nets``) and bridges of networks that go."""
+        for net in nets:
+            self.verified.forget(net.id)
+        firewall.delete({net.id: network_rules_of(net) for net in nets})
+        for net in nets:
+            if net.bridge:
+                netlink.delete_link(net.bridge)
 
     # ---- networks -----------------------------------------------------------------------------
 
@@ -147,10 +176,10 @@ class NetworkManager:
             net.insert(tx)
             records.record_tag(tx, net.id, "network")
         try:
-            self._realize(net)
+            self._realize(net, verify=True)
         except BaseException:
             with contextlib.suppress(Exception):
-                self._unrealize(net)
+                self._unrealize([net])
             with self.db.transaction() as tx:
                 tx.execute("DELETE FROM networks WHERE id = ?", (net.id,))
                 records.forget_tag(tx, net.id)
@@ -184,7 +213,7 @@ class NetworkManager:
             if eps:
                 raise Conflict(f"network {net.name} has active endpoints "
                                f"({', '.join(e.name or e.container_id[:12] for e in eps)})")
-            self._unrealize(net)
+            self._unrealize([net])
             with self.db.transaction() as tx:
                 tx.execute("DELETE FROM networks WHERE id = ?", (net.id,))
                 records.forget_tag(tx, net.id)
@@ -230,9 +259,18 @@ class NetworkManager:
                 mappings = []  # Docker does not publish ports of containers on internal networks
             if mappings and any(e.ports for e in existing):
                 raise Conflict(f"container {container_id[:12]} already publishes ports")
-            resolved = portmap.resolve(mappings, firewall.published_ports()) if mappings else []
+            resolved: list[PortMapping] = []
+            stale: list[firewall.SavedRule] = []
+            verify = False
+            if mappings:
+                # one dump of nat: the ports in use, leftovers of this container, and (for free)
+                # whether the network's nat side is intact, which its marker cannot tell
+                snap = firewall.snapshot(("nat",))
+                resolved = portmap.resolve(mappings, snap.published_ports())
+                stale = snap.rules_of(container_id)
+                verify = snap.lacks(net.id, network_rules_of(net))
             return self._attach_bridge(container_id, net, existing, ip, list(aliases), resolved,
-                                       name, mac)
+                                       name, mac, stale, verify)
 
     def _special(self, eps: list[Endpoint]) -> bool:
         ids = {n.id for n in records.all_networks(self.db) if n.driver != "bridge"}
@@ -268,7 +306,8 @@ class NetworkManager:
 
     def _attach_bridge(self, container_id: str, net: Network, existing: list[Endpoint],
                        ip: Optional[str], aliases: list[str], ports: list[PortMapping],
-                       name: str, mac: str = "") -> Attachment:
+                       name: str, mac: str = "", stale: Sequence[firewall.SavedRule] = (),
+                       verify: bool = False) -> Attachment:
         netns = self.netns_path(container_id)
         used_ifnames = {e.ifname for e in existing}
         ifname = next(f"eth{i}" for i in range(len(existing) + 1) if f"eth{i}" not in used_ifnames)
@@ -282,7 +321,7 @@ class NetworkManager:
             new_sandbox = records.add_sandbox(tx, container_id, netns)
         try:
             with contextlib.ExitStack() as undo:
-                self._realize(net)
+                self._realize(net, verify)
                 if self._ensure_netns(netns):
                     undo.callback(netlink.remove_netns, netns)
                 first = not existing
@@ -292,8 +331,9 @@ class NetworkManager:
                     spec.gateway if first and not net.internal else None, container_id, net.mtu))
                 undo.callback(netlink.delete_link, ep.veth)
                 if ports:
-                    firewall.replace(container_id, firewall.port_rules(str(addr), ports))
-                    undo.callback(firewall.remove, [container_id])
+                    rules = firewall.port_rules(str(addr), ports)
+                    firewall.add(container_id, rules, stale)
+                    undo.callback(firewall.delete, {container_id: rules})
                 with self.db.transaction() as tx:
                     tx.execute("UPDATE network_endpoints SET veth = ? WHERE network_id = ? AND "
                                "container_id = ?", (ep.veth, net.id, container_id))
@@ -322,8 +362,10 @@ class NetworkManager:
             self._drop_rows(container_id, net.id, False)
 
     def _remove_endpoint(self, ep: Endpoint) -> None:
-        if ep.ports:
-            firewall.remove([ep.container_id])
+        firewall.delete({ep.container_id: port_rules_of(ep)})
+        self._remove_link(ep)
+
+    def _remove_link(self, ep: Endpoint) -> None:
         if ep.veth and netlink.delete_link(ep.veth):
             return
         netns = records.sandboxes(self.db).get(ep.container_id)
@@ -333,19 +375,27 @@ class NetworkManager:
     def release_container(self, container_id: str) -> None:
         """Everything the container holds goes: rules, veths, addresses, namespace file.
         Idempotent; kernel objects are removed before the rows that describe them."""
-        with self._lock():
-            self._release_locked(container_id)
+        self.release_containers([container_id])
 
-    def _release_locked(self, container_id: str) -> None:
-        for ep in records.endpoints(self.db, container_id=container_id):
-            self._remove_endpoint(ep)
-        firewall.remove([container_id])
-        netns = records.sandboxes(self.db).get(container_id) or self.netns_path(container_id)
-        netlink.remove_netns(netns)
-        with self.db.transaction() as tx:
-            tx.execute("DELETE FROM network_endpoints WHERE container_id = ?", (container_id,))
-            tx.execute("DELETE FROM network_sandboxes WHERE container_id = ?", (container_id,))
-            records.forget_tag(tx, container_id)
+    def release_containers(self, container_ids: Iterable[str]) -> None:
+        """``release_container`` of several, with the rules of all of them in one batch (no
+        iptables call at all when none of them published ports)."""
+        with self._lock():
+            self._release_locked(list(container_ids))
+
+    def _release_locked(self, container_ids: Sequence[str]) -> None:
+        endpoints = {cid: records.endpoints(self.db, container_id=cid) for cid in container_ids}
+        firewall.delete({cid: [rule for ep in eps for rule in port_rules_of(ep)]
+                         for cid, eps in endpoints.items() if any(ep.ports for ep in eps)})
+        sandboxes = records.sandboxes(self.db)
+        for cid, eps in endpoints.items():
+            for ep in eps:
+                self._remove_link(ep)
+            netlink.remove_netns(sandboxes.get(cid) or self.netns_path(cid))
+            with self.db.transaction() as tx:
+                tx.execute("DELETE FROM network_endpoints WHERE container_id = ?", (cid,))
+                tx.execute("DELETE FROM network_sandboxes WHERE container_id = ?", (cid,))
+                records.forget_tag(tx, cid)
 
     def peers(self, container_id: str) -> list[tuple[str, list[str]]]:
         """(ip, names) of the other containers on this container's user networks (the default
@@ -365,10 +415,10 @@ class NetworkManager:
         """Every container's network state and every network, predefined ones included (test
         teardown, uninstall). Kernel objects first, rows after."""
         with self._lock():
-            for cid in sorted(records.sandboxes(self.db)):
-                self._release_locked(cid)
-            for net in records.all_networks(self.db):
-                self._unrealize(net)
+            self._release_locked(sorted(records.sandboxes(self.db)))
+            networks = records.all_networks(self.db)
+            self._unrealize(networks)
+            for net in networks:
                 with self.db.transaction() as tx:
                     tx.execute("DELETE FROM network_endpoints WHERE network_id = ?", (net.id,))
                     tx.execute("DELETE FROM networks WHERE id = ?", (net.id,))

@@ -3,7 +3,9 @@
 * leaked  - a kernel object tagged with one of this store's tags that nothing in the store wants
             (a crash between creating it and recording it, or between the reverse steps);
 * missing - something the store describes that the kernel lacks (a reboot, someone's ``ip link
-            del``, a flushed table);
+            del``, a flushed table: berth's chains and hooks too, when the store has a bridge
+            network). A network found short of rules loses its ``verified`` marker, so the next
+            attach restores them even without ``repair``;
 * foreign - tagged ``berth:`` but unknown to this store: another berth root on the same host owns
             it. Reported, and only repaired with ``foreign=True``.
 
@@ -60,7 +62,8 @@ def check(mgr: NetworkManager, repair: bool = False, foreign: bool = False) -> C
     # ---- leaked and foreign
     rule_tags: set[str] = set()
     counts: dict[str, int] = {}
-    for rule in firewall.tagged_rules():
+    snap = firewall.snapshot()
+    for rule in snap.tagged:
         counts[rule.tag] = counts.get(rule.tag, 0) + 1
         if rule.tag not in live:
             bucket(rule.tag).append(f"rule {rule.table} {rule.line}")
@@ -100,10 +103,11 @@ def check(mgr: NetworkManager, repair: bool = False, foreign: bool = False) -> C
                 records.forget_tag(tx, tag)
 
     # ---- missing
-    for net in networks:
-        if net.driver != "bridge" or not net.bridge or not net.subnet:
-            continue
-        want = len(firewall.network_rules(net.bridge, net.subnet, net.internal))
+    bridges = [n for n in networks if n.driver == "bridge" and n.bridge and n.subnet]
+    base = snap.missing_base() if bridges else []
+    report.missing.extend(base)
+    for net in bridges:
+        want = len(firewall.network_rules(net.bridge or "", net.subnet or "", net.internal))
         problems = []
         if net.bridge not in present_links:
             problems.append(f"bridge {net.bridge} of network {net.name}")
@@ -111,15 +115,17 @@ def check(mgr: NetworkManager, repair: bool = False, foreign: bool = False) -> C
             problems.append(f"firewall rules of network {net.name} ({counts.get(net.id, 0)} of "
                             f"{want})")
         report.missing.extend(problems)
-        if problems and repair:
-            mgr._realize(net)
+        if problems or base:
+            mgr.verified.forget(net.id)
+            if repair:
+                mgr._realize(net, verify=True)
     nets = {n.id: n for n in networks}
     for cid, netns in sorted(sandboxes.items()):
         eps = [e for e in endpoints if e.container_id == cid]
         if not netlink.is_netns(netns):
             report.missing.append(f"netns {netns} of container {cid[:12]}")
             if repair:
-                mgr._release_locked(cid)
+                mgr._release_locked([cid])
             continue
         for ep in eps:
             net = nets[ep.network_id]

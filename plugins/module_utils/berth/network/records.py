@@ -118,6 +118,8 @@ class Endpoint:
     ifname: Optional[str] = None
     veth: Optional[str] = None
     aliases: list[str] = field(default_factory=list)
+    # published ports; also the record of whether the container has DNAT rules: written before
+    # them, removed after them, so an endpoint without ports needs no iptables call on release
     ports: list[dict[str, Any]] = field(default_factory=list)
     created: str = ""
 
