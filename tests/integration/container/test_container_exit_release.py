@@ -73,7 +73,7 @@ def _rootfs_is_volatile(cid: str) -> bool:
     """Whether the container's overlay root was mounted without syncs (``run --rm`` only)."""
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            mount, _, fs = line.partition(" - ")
+            mount, _sep, fs = line.partition(" - ")
             fstype, _source, options = fs.split()[:3]
             if fstype == "overlay" and cid in mount.split()[4]:
                 return bool({"volatile", "fsync=volatile"} & set(options.split(",")))

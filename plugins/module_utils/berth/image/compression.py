@@ -12,11 +12,13 @@ import os
 import struct
 import zlib
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import InvalidArgument
+
+if TYPE_CHECKING:  # concurrent.futures comes with the first writer: few of the commands that import this compress
+    from concurrent.futures import Future
 
 GZIP, BZIP2, XZ, ZSTD, NONE = "gzip", "bzip2", "xz", "zstd", "none"
 
@@ -215,6 +217,8 @@ class ParallelGzipWriter:
         self._window = b""  # the last 32 KiB of input handed to a block
         self._crc = 0
         self._size = 0
+        from concurrent.futures import ThreadPoolExecutor
+
         count = workers or min(MAX_WORKERS, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="berth-gzip")
         self._queue: deque[Future[tuple[bytes, int, int]]] = deque()

@@ -10,9 +10,8 @@ import contextlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import DigestMismatch, InvalidArgument, NotFound
 from ..store import check_digest, sha256_digest
@@ -22,6 +21,9 @@ from . import mediatypes as mt
 from . import reference
 from .images import Image, ImageStore
 from .snapshots import LayerInfo
+
+if TYPE_CHECKING:  # tarfile and the decoders come with the first load, not with every image command
+    import tarfile
 
 MAX_JSON = 4 << 20
 
@@ -82,6 +84,8 @@ def _raise_link(name: str) -> BinaryIO:
 
 def load(images: ImageStore, source: str | BinaryIO) -> list[str]:
     """Load every image of ``source``; returns Docker's "Loaded image: ..." lines."""
+    import tarfile
+
     if isinstance(source, str) and os.path.isdir(source):
         return _load_from(images, _Source(root=source))
     with contextlib.ExitStack() as stack:

@@ -11,16 +11,18 @@ import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import DigestMismatch, InvalidArgument
 from . import compression, reference
 from . import manifest as mf
 from . import mediatypes as mt
 from .images import Image, ImageStore, Layer
+
+if TYPE_CHECKING:  # tarfile comes with the first save, not with every image command
+    import tarfile
 
 FORMATS = ("docker-archive", "oci", "oci-archive")
 CHUNK = 1 << 20
@@ -69,6 +71,8 @@ def save(images: ImageStore, refs: list[str], output: str | BinaryIO, fmt: str =
 
 
 def _write_archive(images: ImageStore, selected: list[_Selected], out: BinaryIO, fmt: str) -> None:
+    import tarfile
+
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         writer = _TarLayout(tar)
         if fmt == "docker-archive":
@@ -105,6 +109,8 @@ class _TarLayout:
     def add_dir(self, name: str) -> None:
         if name not in self.written:
             self.written.add(name)
+            import tarfile
+
             info = _info(name, 0)
             info.type = tarfile.DIRTYPE
             info.mode = 0o755
@@ -149,6 +155,8 @@ class _DirLayout:
 
 
 def _info(name: str, size: int) -> tarfile.TarInfo:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.size = size
     info.mode = 0o644

@@ -8,23 +8,28 @@ unpack leaves a ``.tmp-*`` dir that garbage collection removes.
 from __future__ import annotations
 
 import hashlib
-import lzma
 import os
 import shutil
-import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import BerthError, DigestMismatch, InvalidArgument
 from ..store import Store, check_digest
-from . import layers
-from .layerstream import LayerStream
+
+if TYPE_CHECKING:
+    from .layerstream import LayerStream
 
 CHUNK = 1 << 20
-# What a truncated or corrupted layer stream raises from the stdlib decoders.
-_CORRUPT = (tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError)
+
+
+def _corrupt_errors() -> tuple[type[BaseException], ...]:
+    """What a truncated or corrupted layer stream raises from the stdlib decoders."""
+    import lzma
+    import tarfile
+
+    return (tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError)
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -73,6 +78,11 @@ class Snapshots:
         Caller holds ``store.writing()``. Work that is already done (blob or snapshot present) is
         skipped; a mismatch anywhere raises DigestMismatch and leaves nothing registered.
         """
+        # tar, the decoders and their threads: imported by the commands that unpack, not by every
+        # command that resolves an image to its snapshot dirs
+        from . import layers
+        from .layerstream import LayerStream
+
         blobs = self.store.blobs
         chain = _chain(parent_chain, expected_diff_id) if expected_diff_id else None
         have_blob = bool(expected_blob) and blobs.exists(expected_blob)  # type: ignore[arg-type]
@@ -90,7 +100,7 @@ class Snapshots:
                     try:
                         content_size = layers.apply_layer(stream, tmp) if unpack else None  # type: ignore[arg-type]
                         stream.drain()
-                    except (BerthError, *_CORRUPT) as exc:
+                    except (BerthError, *_corrupt_errors()) as exc:
                         # A corrupt stream is best reported as what it is when a digest was announced.
                         stream.drain_raw()
                         if not have_blob and expected_blob and writer.hexdigest() != expected_blob[7:]:
