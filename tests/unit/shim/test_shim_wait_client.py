@@ -137,9 +137,14 @@ def test_wait_gone_wakes_when_the_shim_exits_and_times_out_while_it_runs() -> No
     import sys
 
     def fake_shim(seconds: float) -> subprocess.Popen:
-        # shim_alive recognises a shim by "berth.shim" in its command line
-        return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})",
+        # shim_alive recognises a shim by "berth.shim" in its command line, which it has only
+        # once the child has exec'd: wait for that (a guard against hangs, not a timing check)
+        proc = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})",
                                  "berth.shim"])
+        deadline = time.monotonic() + 30
+        while not shimctl.shim_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return proc
 
     short = fake_shim(0.3)
     try:

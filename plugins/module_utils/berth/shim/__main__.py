@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from .main import main
 
 if __name__ == "__main__":
-    os._exit(main())  # no interpreter teardown: everything is written (see command.py)
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter teardown: everything else is written (see command.py)

@@ -14,7 +14,8 @@ SHIM_MODULE = __name__.rsplit(".", 1)[0]  # "berth.shim", or its name inside an 
 #: the log and the exit hook are done by then, and the interpreter's teardown (5-10 ms) would
 #: only delay the caller that waits for the shim to be gone (``run --rm``).
 _BOOT = ("import sys, os; sys.path.insert(0, sys.argv.pop(1)); "
-         f"from {SHIM_MODULE}.main import main; os._exit(main())")
+         f"from {SHIM_MODULE}.main import main; code = main(); "
+         "sys.stdout.flush(); sys.stderr.flush(); os._exit(code)")
 
 
 def shim_command(run_dir: str, ready_fd: int) -> list[str]:
