@@ -69,10 +69,11 @@ class ShimBox:
 
     def launch(self, args: Sequence[str], tty: bool = False, interactive: bool = False,
                restart: str = "no", max_retries: int = 0, stop_timeout: float = 10,
-               log_max_size: Optional[int] = None, log_max_files: int = 1) -> dict:
+               log_max_size: Optional[int] = None, log_max_files: int = 1,
+               on_exit: Optional[Sequence[str]] = None) -> dict:
         """Write config.json and shim.json, start the shim, return its ready message."""
         self.prepare(args, tty, interactive, restart, max_retries, stop_timeout, log_max_size,
-                     log_max_files)
+                     log_max_files, on_exit)
         ready_r, ready_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
@@ -87,7 +88,8 @@ class ShimBox:
 
     def prepare(self, args: Sequence[str], tty: bool = False, interactive: bool = False,
                 restart: str = "no", max_retries: int = 0, stop_timeout: float = 10,
-                log_max_size: Optional[int] = None, log_max_files: int = 1) -> None:
+                log_max_size: Optional[int] = None, log_max_files: int = 1,
+                on_exit: Optional[Sequence[str]] = None) -> None:
         self.spec["process"]["args"] = list(args)
         self.spec["process"]["terminal"] = tty
         with open(self.bundle / "config.json", "w") as f:
@@ -98,6 +100,8 @@ class ShimBox:
                     "restart": {"name": restart, "max_retries": max_retries},
                     "stop_signal": "SIGTERM", "stop_timeout": stop_timeout, "tty": tty,
                     "interactive": interactive}
+        if on_exit is not None:
+            shim_cfg["on_exit"] = list(on_exit)
         with open(self.run_dir / "shim.json", "w") as f:
             json.dump(shim_cfg, f)
 

@@ -13,9 +13,9 @@ import berth.runtime as rt
 from berth.shim import client, runtime_child
 
 
-def _send_wait(box) -> object:
+def _send_wait(box, release: bool = False) -> object:
     sock = client.connect(str(box.run_dir), WAIT_LIMIT)
-    sock.sendall(b'{"op": "wait"}\n')
+    sock.sendall(b'{"op": "wait", "release": true}\n' if release else b'{"op": "wait"}\n')
     return sock
 
 
@@ -96,3 +96,37 @@ def test_a_nested_group_falls_back_to_the_runtimes_delete(box):
     assert cgroup.exists()
     assert runtime_child.cleanup(str(box.bundle), "berth", plan) is False
     assert not cgroup.exists()
+
+
+def _hook_marking(path) -> list:
+    return ["/bin/sh", "-c", f"echo ran > {path}"]
+
+
+def test_a_client_that_releases_the_run_itself_takes_over_the_exit_hook(make_box, tmp_path):
+    plain, release, gone = make_box(), make_box(), make_box()
+    marks = {name: tmp_path / name for name in ("plain", "release", "gone")}
+    wait_for_go = ["sh", "-c", "while [ ! -e /go ]; do sleep 0.05; done"]
+    # control: a plain wait leaves the hook to run
+    plain.launch(wait_for_go, on_exit=_hook_marking(marks["plain"]))
+    with _send_wait(plain) as sock:
+        (plain.rootfs / "go").touch()
+        assert _read_reply(sock)["status"] == "exited"
+    plain.wait_exited()
+    wait_for(marks["plain"].exists, "the exit hook of a plain wait")
+
+    # a client that got the reply with "release": the hook is not started
+    release.launch(wait_for_go, on_exit=_hook_marking(marks["release"]))
+    with _send_wait(release, release=True) as sock:
+        (release.rootfs / "go").touch()
+        assert _read_reply(sock)["status"] == "exited"
+    release.wait_exited()
+
+    # a client that claimed the release but left before the exit: the hook runs after all
+    gone.launch(wait_for_go, on_exit=_hook_marking(marks["gone"]))
+    sock = _send_wait(gone, release=True)
+    sock.close()
+    (gone.rootfs / "go").touch()
+    gone.wait_exited()
+    wait_for(marks["gone"].exists, "the exit hook after the releasing client left")
+    # the second run's hook, had it been started, was forked before the third run even began
+    assert not marks["release"].exists()

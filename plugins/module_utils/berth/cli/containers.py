@@ -129,7 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         output.line(c.id)
         return 0
     try:
-        code = _attach_and_wait(svc, c, args.interactive, args.tty, args.sig_proxy)
+        code = _attach_and_wait(svc, c, args.interactive, args.tty, args.sig_proxy,
+                                removes=spec.auto_remove)
     finally:
         _finish_foreground(svc, c.id, spec.auto_remove)
     return code
@@ -149,12 +150,14 @@ def _finish_foreground(svc: Any, cid: str, auto_remove: bool) -> None:
         output.error_line(f"Error: {exc}")
 
 
-def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: bool) -> int:
+def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: bool,
+                     removes: bool = False) -> int:
     """Stream the container's output until it exits; forward stdin/signals; its exit code.
 
     Without a tty the output comes from the json-file log (complete from the first byte, each
     stream to its own fd) and the attach stream carries only stdin; with a tty the pty's bytes
-    come over the attach stream.
+    come over the attach stream. ``removes``: the caller removes the container after the exit,
+    so the shim need not start its exit hook.
     """
     import contextlib
 
@@ -187,7 +190,7 @@ def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: 
         else:
             feeder = attach.feed_stdin(sock, sys.stdin.fileno()) if sock is not None else None
             try:
-                _copy_log(svc, c.id, paths)
+                _copy_log(svc, c.id, paths, release=removes)
             finally:
                 if feeder is not None:
                     feeder.join(5)
@@ -196,10 +199,11 @@ def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: 
     return svc.wait(c.id)
 
 
-def _copy_log(svc: Any, cid: str, paths: Any) -> None:
+def _copy_log(svc: Any, cid: str, paths: Any, release: bool = False) -> None:
     """Copy the json-file log to stdout/stderr as it grows, until the container has exited for
     good. The shim's ``wait`` request announces the exit (the log is complete by then), so the
-    follower stops at once instead of re-reading the record every poll."""
+    follower stops at once instead of re-reading the record every poll. ``release``: tell the
+    shim that this process releases the ended run (see ``shimctl.open_wait``)."""
     import select
     import time
 
@@ -207,7 +211,7 @@ def _copy_log(svc: Any, cid: str, paths: Any) -> None:
     from ..shim import read_logs
 
     try:
-        waiter: Any = shimctl.open_wait(paths)
+        waiter: Any = shimctl.open_wait(paths, release)
     except shimctl.ShimError:
         waiter = None  # no shim: the run has ended (the record says how)
 

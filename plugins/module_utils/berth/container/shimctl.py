@@ -174,13 +174,15 @@ def request(paths: ContainerPaths, payload: Mapping[str, Any],
     return reply
 
 
-def open_wait(paths: ContainerPaths) -> socket.socket:
+def open_wait(paths: ContainerPaths, release: bool = False) -> socket.socket:
     """A connection that becomes readable once the container has exited for good (no restart
     follows; the final state.json is written and the log is complete); ``wait_reply`` reads
-    the state then. Raises ShimError when no shim answers: state.json is already final."""
+    the state then. ``release``: the caller releases the ended run itself, so the shim skips
+    its exit hook once the reply reached us. Raises ShimError when no shim answers: state.json
+    is already final."""
     sock = connect(paths, 10)
     try:
-        sock.sendall(b'{"op": "wait"}\n')
+        sock.sendall(b'{"op": "wait", "release": true}\n' if release else b'{"op": "wait"}\n')
     except OSError as e:
         sock.close()
         raise ShimError(f"the shim of container {paths.id[:12]} went away: "

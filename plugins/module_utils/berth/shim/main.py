@@ -92,6 +92,7 @@ class Shim:
         self.state = State(os.path.join(run_dir, STATE_FILE), os.getpid())
         self.state.save()
         self.monitor = Monitor(cfg, self.state, self.loop)
+        self.hook_taken_over = False  # a ``wait`` client with "release" got the final reply
         ops = {"state": self._op_state, "stop": self._op_stop, "kill": self._op_kill,
                "attach": self._op_attach, "resize": self._op_resize, "pause": self._op_pause,
                "resume": self._op_resume, "shutdown": self._op_shutdown, "wait": self._op_wait}
@@ -121,7 +122,8 @@ class Shim:
         finally:
             self.close()
             # the final exit (not between restarts): e.g. the service releases the network now
-            run_detached(self.cfg.on_exit, self.cfg.on_exit_env)
+            if not self.hook_taken_over:
+                run_detached(self.cfg.on_exit, self.cfg.on_exit_env)
         return 0
 
     def _serve(self) -> None:
@@ -168,9 +170,20 @@ class Shim:
 
     def _op_wait(self, conn: Connection, request: dict) -> None:
         """Replies (like ``state``) once the container has exited for good: a foreground client
-        learns of the exit without polling, and the log is complete by then."""
-        self.monitor.on_final_exit(
-            lambda code: self.control.reply(conn, {"ok": True, **self.state.as_dict()}))
+        learns of the exit without polling, and the log is complete by then.
+
+        With ``"release": true`` the client does what ``on_exit`` would (a foreground
+        ``run --rm`` removes the container itself): once the reply has reached it, the hook is
+        not started, instead of a second process doing the same work at the same moment. A
+        client that is gone before the reply leaves the hook to run as usual."""
+        release = request.get("release") is True
+
+        def answer(code: int) -> None:
+            self.control.reply(conn, {"ok": True, **self.state.as_dict()})
+            if release and not conn.closed and not conn.outbuf:
+                self.hook_taken_over = True
+
+        self.monitor.on_final_exit(answer)
         return None
 
     def _op_kill(self, conn: Connection, request: dict) -> dict:
