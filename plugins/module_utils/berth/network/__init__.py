@@ -9,8 +9,9 @@
     manager.check(repair=True)                     # kernel <-> store reconciliation
 
 Modules: ``ipam`` (subnets, addresses), ``portmap`` (-p parsing, free ports), ``netlink`` (bridges,
-veth, netns files via rtnetlink: ``rtnl``), ``firewall`` (iptables chains and rules), ``hosts`` (/etc/hosts,
-/etc/resolv.conf), ``manager`` (the service), ``reconcile`` (check).
+veth, netns files via rtnetlink: ``rtnl``), ``firewall`` (iptables chains and rules), ``verified``
+(which networks' rules were checked since boot), ``hosts`` (/etc/hosts, /etc/resolv.conf),
+``manager`` (the service), ``reconcile`` (check).
 """
 from __future__ import annotations
 
