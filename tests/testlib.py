@@ -2,10 +2,54 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import io
+import subprocess
+import sys
+import tarfile
+import textwrap
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
+
+#: the directory that holds the ``berth`` package of this checkout
+PLUGIN_UTILS = str(Path(__file__).resolve().parents[1] / "plugins" / "module_utils")
+
+
+def python_output(code: str, unimportable: Sequence[str] = ()) -> str:
+    """The stdout of ``code`` (dedented) run in a fresh interpreter (imports are process state)
+    that imports berth from this checkout and cannot import the modules ``unimportable``
+    (``sys.modules[name] = None`` makes ``import name`` raise ImportError); a failure fails the
+    test with the child's stderr."""
+    prelude = "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in unimportable)
+    prelude += f"sys.path.insert(0, {PLUGIN_UTILS!r})\n"
+    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+class Trickle:
+    """A forward-only source that gives at most ``chunk`` bytes per read, like a socket."""
+
+    def __init__(self, data: bytes, chunk: int = 65536) -> None:
+        self._data, self._pos, self._chunk = data, 0, chunk
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._chunk if n < 0 else min(n, self._chunk)
+        out = self._data[self._pos:self._pos + n]
+        self._pos += len(out)
+        return out
+
+
+def tar_of(*entries: tuple[tarfile.TarInfo, bytes]) -> bytes:
+    """A PAX tar archive of ``(member, data)`` pairs, in memory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for info, data in entries:
+            t.addfile(info, io.BytesIO(data) if data else None)
+    return buf.getvalue()
 
 
 def mounts_under(prefix: str) -> list[str]:

@@ -64,7 +64,7 @@ def test_publish_is_one_dump_and_one_restore_unpublish_one_restore(net_env, call
 
 def test_release_of_several_deletes_all_their_rules_in_one_batch(net_env, calls):
     _default_id(net_env)
-    published = [net_env.container_id() for _ in range(3)]
+    published = [net_env.container_id() for _count in range(3)]
     quiet = net_env.container_id()
     for cid in published:
         net_env.manager.attach(cid, "bridge", ports=["80"])
@@ -117,8 +117,8 @@ def test_add_with_an_outdated_snapshot_reads_the_tables_again(net_env):
         firewall.remove([tag])
 
 
-def test_network_rules_are_verified_once_then_again_when_stale(net_env, calls, monkeypatch,
-                                                                tmp_path):
+def test_network_rules_are_verified_once_then_again_when_stale(
+        net_env, calls, monkeypatch, tmp_path):
     net_id = _default_id(net_env)
     assert os.path.exists(os.path.join(net_env.manager.verified.dir, net_id))
     calls.clear()

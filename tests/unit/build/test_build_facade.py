@@ -3,17 +3,13 @@ a frozen dataclass's ``==``, ``hash`` and ``repr`` while sharing one implementat
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
+from testlib import python_output
 
 from berth.build import instructions as ins
 from berth.build import parse
 
-PLUGIN_UTILS = str(Path(__file__).resolve().parents[3] / "plugins" / "module_utils")
 
 DOCKERFILE = """\
 ARG BASE=busybox
@@ -43,17 +39,8 @@ ONBUILD RUN echo later
 """
 
 
-def _python(code: str) -> str:
-    """Run ``code`` in a fresh interpreter (imports are process state); its stdout."""
-    prelude = f"import sys\nsys.path.insert(0, {PLUGIN_UTILS!r})\n"
-    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 def test_importing_the_package_imports_no_submodule() -> None:
-    out = _python("""
+    out = python_output("""
         import berth.build
         print(sorted(m for m in sys.modules if m.startswith('berth.')))
         from berth.build import DockerIgnore
@@ -63,7 +50,7 @@ def test_importing_the_package_imports_no_submodule() -> None:
 
 
 def test_every_public_name_resolves_to_its_submodule_object() -> None:
-    out = _python("""
+    out = python_output("""
         import berth.build as pkg
         from berth.build import (builder, cache, context, dockerignore, instructions, parser, scope,
                                  substitution)

@@ -3,25 +3,11 @@ nothing, every name of ``__all__`` still resolves, and ``berth.container.inspect
 function whichever import comes first."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-PLUGIN_UTILS = str(Path(__file__).resolve().parents[3] / "plugins" / "module_utils")
-
-
-def _python(code: str) -> str:
-    """Run ``code`` in a fresh interpreter (imports are process state); its stdout."""
-    prelude = f"import sys\nsys.path.insert(0, {PLUGIN_UTILS!r})\n"
-    proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+from testlib import python_output
 
 
 def test_importing_the_package_imports_no_submodule() -> None:
-    out = _python("""
+    out = python_output("""
         import berth.container
         print(sorted(m for m in sys.modules if m.startswith('berth.')))
     """)
@@ -29,7 +15,7 @@ def test_importing_the_package_imports_no_submodule() -> None:
 
 
 def test_a_spec_parser_does_not_import_the_service_runtime_or_volumes() -> None:
-    out = _python("""
+    out = python_output("""
         from berth.container import parse_labels
         print(parse_labels(['a=b']))
         print(sorted(m for m in sys.modules if m.startswith('berth.')))
@@ -40,7 +26,7 @@ def test_a_spec_parser_does_not_import_the_service_runtime_or_volumes() -> None:
 
 
 def test_every_public_name_resolves_to_its_submodule_object() -> None:
-    out = _python("""
+    out = python_output("""
         import berth.container as pkg
         from berth.container import inspect, records, service, shimctl, spec
         sources = {'Container': records, 'ContainerService': service, 'ShimError': shimctl,
@@ -59,7 +45,7 @@ def test_every_public_name_resolves_to_its_submodule_object() -> None:
 
 
 def test_inspect_is_the_function_even_when_the_submodule_came_first() -> None:
-    out = _python("""
+    out = python_output("""
         from berth.container.inspect import unix_time  # the submodule first
         from berth.container import logs  # imports .inspect too
         import berth.container
@@ -71,7 +57,7 @@ def test_inspect_is_the_function_even_when_the_submodule_came_first() -> None:
 
 
 def test_submodules_import_through_the_package_and_unknown_names_fail() -> None:
-    out = _python("""
+    out = python_output("""
         from berth.container import health, networking, shimctl, spec as container_spec
         print(container_spec.__name__, shimctl.__name__, health.__name__, networking.__name__)
         import berth.container

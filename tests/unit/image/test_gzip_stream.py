@@ -11,6 +11,7 @@ import subprocess
 import zlib
 
 import pytest
+from testlib import Trickle
 
 from berth.image import compression
 from berth.image.compression import BLOCK
@@ -124,19 +125,6 @@ def test_crc32_combine_matches_zlib(len1: int, len2: int) -> None:
 
 
 # -- Inflating: the reader side ----------------------------------------------------------------
-
-class Trickle:
-    """A forward-only source giving at most ``chunk`` bytes per read, like a socket."""
-
-    def __init__(self, data: bytes, chunk: int = 1000) -> None:
-        self._data, self._pos, self._chunk = data, 0, chunk
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._chunk if n < 0 else min(n, self._chunk)
-        out = self._data[self._pos:self._pos + n]
-        self._pos += len(out)
-        return out
-
 
 def inflate_all(blob: bytes, chunk: int = 1000, n: int = 100_000) -> bytes:
     reader = compression.Inflating(Trickle(blob, chunk))  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from testlib import Trickle, tar_of
 
 from berth.errors import DigestMismatch, InvalidArgument, UnsafeArchive
 from berth.image import compression
@@ -39,14 +40,6 @@ def entry(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", link: str
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.mtime, info.linkname, info.size = kind, mode, 1_600_000_000, link, len(data)
     return info, data
-
-
-def tar_of(*entries: tuple[tarfile.TarInfo, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for info, data in entries:
-            t.addfile(info, io.BytesIO(data) if data else None)
-    return buf.getvalue()
 
 
 LAYER = tar_of(
@@ -80,19 +73,6 @@ COMPRESSORS = {
 @pytest.fixture
 def snapshots(tmp_path: Path) -> Snapshots:
     return Snapshots(Store(str(tmp_path / "root"), str(tmp_path / "run")))
-
-
-class Trickle:
-    """Forward only, short reads: a registry response."""
-
-    def __init__(self, data: bytes, chunk: int = 65536) -> None:
-        self._data, self._pos, self._chunk = data, 0, chunk
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._chunk if n < 0 else min(n, self._chunk)
-        out = self._data[self._pos:self._pos + n]
-        self._pos += len(out)
-        return out
 
 
 def check_tree(root: str) -> None:

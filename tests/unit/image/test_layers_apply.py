@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from testlib import tar_of
 
 from berth.errors import InvalidArgument
 from berth.image.layers import apply_layer
@@ -25,14 +26,6 @@ def ent(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", mode: int =
     if pax:
         info.pax_headers = dict(pax)
     return info, data
-
-
-def tar_of(*entries: tuple[tarfile.TarInfo, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for info, data in entries:
-            t.addfile(info, io.BytesIO(data) if data else None)
-    return buf.getvalue()
 
 
 def apply(tmp_path: Path, *entries: tuple[tarfile.TarInfo, bytes]) -> Path:

@@ -124,7 +124,7 @@ def fake(monkeypatch, tmp_path):
 def test_save_dumps_one_table_with_t_and_several_in_one_exec(fake):
     firewall.save(("nat",))
     firewall.save()
-    assert [argv for argv, _ in fake.calls] == [["iptables-save", "-t", "nat"], ["iptables-save"]]
+    assert [argv for argv, _output in fake.calls] == [["iptables-save", "-t", "nat"], ["iptables-save"]]
 
 
 def test_delete_is_one_restore_of_exact_lines(fake):
@@ -170,7 +170,7 @@ def test_a_nat_snapshot_judges_only_nat():
     full = "*nat\n" + "".join(f":{c} - [0:0]\n" for t, c in firewall.CHAINS if t == "nat") + \
         "".join(f"-A {chain} {' '.join(rule[:-2])} -m comment --comment berth "
                 f"{' '.join(rule[-2:])}\n".replace("  ", " ")
-                for t, chain, rule, _ in firewall.HOOKS if t == "nat") + "COMMIT\n"
+                for t, chain, rule, _target in firewall.HOOKS if t == "nat") + "COMMIT\n"
     snap = Snapshot(*parse_saved(full, ("nat",)), tables=("nat",))
     assert snap.missing_base() == []
     rules = network_rules("br0", "10.1.0.0/24", internal=False)
