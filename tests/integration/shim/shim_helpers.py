@@ -70,10 +70,11 @@ class ShimBox:
     def launch(self, args: Sequence[str], tty: bool = False, interactive: bool = False,
                restart: str = "no", max_retries: int = 0, stop_timeout: float = 10,
                log_max_size: Optional[int] = None, log_max_files: int = 1,
-               on_exit: Optional[Sequence[str]] = None) -> dict:
+               on_exit: Optional[Sequence[str]] = None,
+               released_by: Optional[dict] = None) -> dict:
         """Write config.json and shim.json, start the shim, return its ready message."""
         self.prepare(args, tty, interactive, restart, max_retries, stop_timeout, log_max_size,
-                     log_max_files, on_exit)
+                     log_max_files, on_exit, released_by)
         ready_r, ready_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
@@ -89,7 +90,8 @@ class ShimBox:
     def prepare(self, args: Sequence[str], tty: bool = False, interactive: bool = False,
                 restart: str = "no", max_retries: int = 0, stop_timeout: float = 10,
                 log_max_size: Optional[int] = None, log_max_files: int = 1,
-                on_exit: Optional[Sequence[str]] = None) -> None:
+                on_exit: Optional[Sequence[str]] = None,
+                released_by: Optional[dict] = None) -> None:
         self.spec["process"]["args"] = list(args)
         self.spec["process"]["terminal"] = tty
         with open(self.bundle / "config.json", "w") as f:
@@ -102,6 +104,8 @@ class ShimBox:
                     "interactive": interactive}
         if on_exit is not None:
             shim_cfg["on_exit"] = list(on_exit)
+        if released_by is not None:
+            shim_cfg["released_by"] = released_by
         with open(self.run_dir / "shim.json", "w") as f:
             json.dump(shim_cfg, f)
 

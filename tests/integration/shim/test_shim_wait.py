@@ -10,12 +10,12 @@ import subprocess
 from shim_helpers import WAIT_LIMIT, log_entries, wait_for
 
 import berth.runtime as rt
-from berth.shim import client, runtime_child
+from berth.shim import client, exit_hook, runtime_child
 
 
-def _send_wait(box, release: bool = False) -> object:
+def _send_wait(box) -> object:
     sock = client.connect(str(box.run_dir), WAIT_LIMIT)
-    sock.sendall(b'{"op": "wait", "release": true}\n' if release else b'{"op": "wait"}\n')
+    sock.sendall(b'{"op": "wait"}\n')
     return sock
 
 
@@ -102,31 +102,45 @@ def _hook_marking(path) -> list:
     return ["/bin/sh", "-c", f"echo ran > {path}"]
 
 
-def test_a_client_that_releases_the_run_itself_takes_over_the_exit_hook(make_box, tmp_path):
-    plain, release, gone = make_box(), make_box(), make_box()
-    marks = {name: tmp_path / name for name in ("plain", "release", "gone")}
-    wait_for_go = ["sh", "-c", "while [ ! -e /go ]; do sleep 0.05; done"]
-    # control: a plain wait leaves the hook to run
-    plain.launch(wait_for_go, on_exit=_hook_marking(marks["plain"]))
-    with _send_wait(plain) as sock:
-        (plain.rootfs / "go").touch()
-        assert _read_reply(sock)["status"] == "exited"
-    plain.wait_exited()
-    wait_for(marks["plain"].exists, "the exit hook of a plain wait")
+def test_a_live_client_that_releases_the_run_itself_takes_over_the_exit_hook(make_box, tmp_path):
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    me = exit_hook.process_identity(os.getpid())
+    assert me is not None and exit_hook.still_running(me)
+    cases = {
+        "nobody": None,                                                  # the hook runs
+        "alive": me,                                                     # this process releases
+        "ended": {"pid": ended.pid, "start": 1},                          # gone: the hook runs
+        "pid reused": {"pid": os.getpid(), "start": me["start"] + 1},    # not the same process
+    }
+    marks = {name: tmp_path / name.replace(" ", "-") for name in cases}
+    for name, released_by in cases.items():
+        box = make_box()
+        box.launch(["true"], on_exit=_hook_marking(marks[name]), released_by=released_by)
+        box.wait_exited()
+    for name in ("nobody", "ended", "pid reused"):
+        wait_for(marks[name].exists, f"the exit hook when the releasing client is {name}")
+    # the "alive" run's hook, had it been started, was forked before the later runs even began
+    assert not marks["alive"].exists()
 
-    # a client that got the reply with "release": the hook is not started
-    release.launch(wait_for_go, on_exit=_hook_marking(marks["release"]))
-    with _send_wait(release, release=True) as sock:
-        (release.rootfs / "go").touch()
-        assert _read_reply(sock)["status"] == "exited"
-    release.wait_exited()
 
-    # a client that claimed the release but left before the exit: the hook runs after all
-    gone.launch(wait_for_go, on_exit=_hook_marking(marks["gone"]))
-    sock = _send_wait(gone, release=True)
-    sock.close()
-    (gone.rootfs / "go").touch()
-    gone.wait_exited()
-    wait_for(marks["gone"].exists, "the exit hook after the releasing client left")
-    # the second run's hook, had it been started, was forked before the third run even began
-    assert not marks["release"].exists()
+def test_process_identity_reads_past_a_command_name_with_parentheses(tmp_path):
+    odd = tmp_path / "a) (b c"
+    odd.symlink_to("/bin/sleep")
+    proc = subprocess.Popen([str(odd), "60"])
+    try:
+        def exec_done() -> bool:
+            with open(f"/proc/{proc.pid}/comm") as f:
+                return f.read().startswith("a) (b")
+
+        wait_for(exec_done, "the exec of the oddly named program")
+        ident = exit_hook.process_identity(proc.pid)
+        with open(f"/proc/{proc.pid}/stat") as f:
+            expected = int(f.read().rsplit(")", 1)[1].split()[19])
+        assert ident == {"pid": proc.pid, "start": expected}
+        assert exit_hook.still_running(ident)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not exit_hook.still_running(ident)
+    assert exit_hook.process_identity(proc.pid) is None

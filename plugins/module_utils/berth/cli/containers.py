@@ -120,7 +120,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     svc = _service()
     c = svc.create(spec, args.name)
     try:
-        svc.start(c.id, remove_on_exit=spec.auto_remove and args.detach)
+        # in the foreground this process releases the run after the exit (_finish_foreground)
+        svc.start(c.id, remove_on_exit=spec.auto_remove and args.detach,
+                  released_by_caller=not args.detach)
     except BerthError:
         if spec.auto_remove:
             svc.remove(c.id, force=True)
@@ -129,8 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         output.line(c.id)
         return 0
     try:
-        code = _attach_and_wait(svc, c, args.interactive, args.tty, args.sig_proxy,
-                                removes=spec.auto_remove)
+        code = _attach_and_wait(svc, c, args.interactive, args.tty, args.sig_proxy)
     finally:
         _finish_foreground(svc, c.id, spec.auto_remove)
     return code
@@ -150,14 +151,12 @@ def _finish_foreground(svc: Any, cid: str, auto_remove: bool) -> None:
         output.error_line(f"Error: {exc}")
 
 
-def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: bool,
-                     removes: bool = False) -> int:
+def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: bool) -> int:
     """Stream the container's output until it exits; forward stdin/signals; its exit code.
 
     Without a tty the output comes from the json-file log (complete from the first byte, each
     stream to its own fd) and the attach stream carries only stdin; with a tty the pty's bytes
-    come over the attach stream. ``removes``: the caller removes the container after the exit,
-    so the shim need not start its exit hook.
+    come over the attach stream.
     """
     import contextlib
 
@@ -190,7 +189,7 @@ def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: 
         else:
             feeder = attach.feed_stdin(sock, sys.stdin.fileno()) if sock is not None else None
             try:
-                _copy_log(svc, c.id, paths, release=removes)
+                _copy_log(svc, c.id, paths)
             finally:
                 if feeder is not None:
                     feeder.join(5)
@@ -199,11 +198,10 @@ def _attach_and_wait(svc: Any, c: Any, interactive: bool, tty: bool, sig_proxy: 
     return svc.wait(c.id)
 
 
-def _copy_log(svc: Any, cid: str, paths: Any, release: bool = False) -> None:
+def _copy_log(svc: Any, cid: str, paths: Any) -> None:
     """Copy the json-file log to stdout/stderr as it grows, until the container has exited for
     good. The shim's ``wait`` request announces the exit (the log is complete by then), so the
-    follower stops at once instead of re-reading the record every poll. ``release``: tell the
-    shim that this process releases the ended run (see ``shimctl.open_wait``)."""
+    follower stops at once instead of re-reading the record every poll."""
     import select
     import time
 
@@ -211,7 +209,7 @@ def _copy_log(svc: Any, cid: str, paths: Any, release: bool = False) -> None:
     from ..shim import read_logs
 
     try:
-        waiter: Any = shimctl.open_wait(paths, release)
+        waiter: Any = shimctl.open_wait(paths)
     except shimctl.ShimError:
         waiter = None  # no shim: the run has ended (the record says how)
 

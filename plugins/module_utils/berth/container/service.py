@@ -223,9 +223,12 @@ class ContainerService:
 
     # -- start --------------------------------------------------------------------------------
 
-    def start(self, ref: str, remove_on_exit: bool = False) -> Container:
+    def start(self, ref: str, remove_on_exit: bool = False,
+              released_by_caller: bool = False) -> Container:
         """Start ``ref``; with ``remove_on_exit`` (a detached ``run --rm``) the shim's exit hook
-        removes the container once it has exited for good."""
+        removes the container once it has exited for good. ``released_by_caller``: the calling
+        process releases the run after the exit itself (a foreground ``run``); while it lives,
+        the shim does not start the exit hook."""
         c = self.records.resolve(ref)
         with self._locked(c.id):
             c = self._reconcile(self.records.get(c.id) or c)
@@ -236,6 +239,7 @@ class ContainerService:
             if not c.state.get("released"):
                 self._release(c, force=True)
             c.state["remove_on_exit"] = remove_on_exit
+            c.state["released_by_caller"] = released_by_caller
             return self._start(c)
 
     def _start(self, c: Container) -> Container:
@@ -314,7 +318,8 @@ class ContainerService:
             "stop_signal": c.config.get("StopSignal") or "SIGTERM",
             "stop_timeout": stop_timeout(c.config), "tty": c.spec.tty,
             "interactive": c.spec.interactive,
-            **shimctl.exit_hook(c.id, self.store.root, self.store.run),
+            **shimctl.exit_hook(c.id, self.store.root, self.store.run,
+                                bool(c.state.get("released_by_caller"))),
             **health.shim_settings(c.config.get("Healthcheck"), c.id, self.store.root,
                                    self.store.run),
         }

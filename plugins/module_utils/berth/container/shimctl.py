@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from ..errors import BerthError
 from ..shim.command import shim_command
+from ..shim.exit_hook import process_identity
 from .layout import ContainerPaths, write_atomic
 
 READY_TIMEOUT = 120.0  # a guard against a hung shim, not a speed expectation
@@ -33,11 +34,16 @@ class StartFailed(BerthError):
         self.exit_code = exit_code
 
 
-def exit_hook(cid: str, root: str, run: str) -> dict[str, Any]:
+def exit_hook(cid: str, root: str, run: str, released_by_caller: bool = False) -> dict[str, Any]:
     """shim.json's ``on_exit`` and ``on_exit_env``: after the container's final exit the shim
-    starts ``python -m berth.container.hooks exited <id>`` (hooks.py), which releases the run."""
-    return {"on_exit": [sys.executable, "-m", EXIT_HOOK_MODULE, "exited", cid],
-            "on_exit_env": {"BERTH_ROOT": root, "BERTH_RUN": run}}
+    starts ``python -m berth.container.hooks exited <id>`` (hooks.py), which releases the run.
+    ``released_by_caller``: this process (a foreground ``run``) releases the run itself after
+    the exit, so the shim skips the hook while this process still runs."""
+    settings: dict[str, Any] = {"on_exit": [sys.executable, "-m", EXIT_HOOK_MODULE, "exited", cid],
+                                "on_exit_env": {"BERTH_ROOT": root, "BERTH_RUN": run}}
+    if released_by_caller:
+        settings["released_by"] = process_identity(os.getpid())
+    return settings
 
 
 def write_shim_json(paths: ContainerPaths, config: Mapping[str, Any]) -> None:
@@ -174,15 +180,13 @@ def request(paths: ContainerPaths, payload: Mapping[str, Any],
     return reply
 
 
-def open_wait(paths: ContainerPaths, release: bool = False) -> socket.socket:
+def open_wait(paths: ContainerPaths) -> socket.socket:
     """A connection that becomes readable once the container has exited for good (no restart
     follows; the final state.json is written and the log is complete); ``wait_reply`` reads
-    the state then. ``release``: the caller releases the ended run itself, so the shim skips
-    its exit hook once the reply reached us. Raises ShimError when no shim answers: state.json
-    is already final."""
+    the state then. Raises ShimError when no shim answers: state.json is already final."""
     sock = connect(paths, 10)
     try:
-        sock.sendall(b'{"op": "wait", "release": true}\n' if release else b'{"op": "wait"}\n')
+        sock.sendall(b'{"op": "wait"}\n')
     except OSError as e:
         sock.close()
         raise ShimError(f"the shim of container {paths.id[:12]} went away: "

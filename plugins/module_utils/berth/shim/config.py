@@ -71,6 +71,8 @@ class ShimConfig:
                                   "program path first")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.on_exit_env.items()):
             raise InvalidArgument("shim.json: on_exit_env must map strings to strings")
+        # a foreground client that releases the run itself: while it runs, on_exit is skipped
+        self.released_by: dict | None = _field(raw, "released_by", (dict,), None)
         self.health: dict | None = _health(_field(raw, "health", (dict,), None))
 
 

@@ -13,6 +13,25 @@ import os
 _FD_CEILING = 65536
 
 
+def process_identity(pid: int) -> dict[str, int] | None:
+    """``{"pid", "start"}``: a process and its start time (clock ticks since boot), which tell
+    it apart from a later process that reuses the PID; None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count from its last ")"
+    return {"pid": pid, "start": int(stat[stat.rindex(b")") + 2:].split()[19])}
+
+
+def still_running(identity: dict[str, int] | None) -> bool:
+    """Whether the process ``identity`` names (``process_identity``) still runs."""
+    if not identity or not isinstance(identity.get("pid"), int) or identity["pid"] <= 0:
+        return False
+    return process_identity(identity["pid"]) == identity
+
+
 def run_detached(argv: list[str], env_updates: dict[str, str]) -> bool:
     """Start ``argv`` (an absolute program path first) detached, with the shim's environment plus
     ``env_updates``. Returns whether the command was started; errors never reach the shim's

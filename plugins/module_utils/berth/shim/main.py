@@ -15,7 +15,7 @@ import time
 from ..errors import BerthError
 from .config import ShimConfig, load_config, signal_number
 from .control import Connection, ControlServer, RequestError
-from .exit_hook import run_detached
+from .exit_hook import run_detached, still_running
 from .loop import Loop
 from .monitor import Monitor
 from .runtime_child import RuntimeCallError
@@ -92,7 +92,6 @@ class Shim:
         self.state = State(os.path.join(run_dir, STATE_FILE), os.getpid())
         self.state.save()
         self.monitor = Monitor(cfg, self.state, self.loop)
-        self.hook_taken_over = False  # a ``wait`` client with "release" got the final reply
         ops = {"state": self._op_state, "stop": self._op_stop, "kill": self._op_kill,
                "attach": self._op_attach, "resize": self._op_resize, "pause": self._op_pause,
                "resume": self._op_resume, "shutdown": self._op_shutdown, "wait": self._op_wait}
@@ -122,7 +121,7 @@ class Shim:
         finally:
             self.close()
             # the final exit (not between restarts): e.g. the service releases the network now
-            if not self.hook_taken_over:
+            if not still_running(self.cfg.released_by):  # else that client releases the run
                 run_detached(self.cfg.on_exit, self.cfg.on_exit_env)
         return 0
 
@@ -170,20 +169,9 @@ class Shim:
 
     def _op_wait(self, conn: Connection, request: dict) -> None:
         """Replies (like ``state``) once the container has exited for good: a foreground client
-        learns of the exit without polling, and the log is complete by then.
-
-        With ``"release": true`` the client does what ``on_exit`` would (a foreground
-        ``run --rm`` removes the container itself): once the reply has reached it, the hook is
-        not started, instead of a second process doing the same work at the same moment. A
-        client that is gone before the reply leaves the hook to run as usual."""
-        release = request.get("release") is True
-
-        def answer(code: int) -> None:
-            self.control.reply(conn, {"ok": True, **self.state.as_dict()})
-            if release and not conn.closed and not conn.outbuf:
-                self.hook_taken_over = True
-
-        self.monitor.on_final_exit(answer)
+        learns of the exit without polling, and the log is complete by then."""
+        self.monitor.on_final_exit(
+            lambda code: self.control.reply(conn, {"ok": True, **self.state.as_dict()}))
         return None
 
     def _op_kill(self, conn: Connection, request: dict) -> dict:
