@@ -147,15 +147,31 @@ def connect(paths: ContainerPaths, timeout: Optional[float] = 10.0) -> socket.so
     return sock
 
 
+def _send(sock: socket.socket, paths: ContainerPaths, payload: Mapping[str, Any]) -> None:
+    try:
+        sock.sendall(json.dumps(dict(payload)).encode() + b"\n")
+    except OSError as e:
+        raise ShimError(f"the shim of container {paths.id[:12]} went away: "
+                        f"{e.strerror or e}") from None
+
+
+def _parse_reply(data: bytes, op: Any) -> dict[str, Any]:
+    """The first line of ``data`` as a reply; ShimError if unreadable or ``{"ok": false}``."""
+    try:
+        reply = json.loads(data.split(b"\n", 1)[0])
+    except ValueError:
+        raise ShimError(f"unreadable reply from the shim: {data[:200]!r}") from None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        raise ShimError(str(isinstance(reply, dict) and reply.get("error")
+                            or f"the shim refused {op!r}"))
+    return reply
+
+
 def request(paths: ContainerPaths, payload: Mapping[str, Any],
             timeout: Optional[float] = 30.0) -> dict[str, Any]:
     """One request, one reply line; raises ShimError for ``{"ok": false}``."""
     with connect(paths, timeout) as sock:
-        try:
-            sock.sendall(json.dumps(dict(payload)).encode() + b"\n")
-        except OSError as e:
-            raise ShimError(f"the shim of container {paths.id[:12]} went away: "
-                            f"{e.strerror or e}") from None
+        _send(sock, paths, payload)
         data = b""
         while b"\n" not in data:
             try:
@@ -171,13 +187,7 @@ def request(paths: ContainerPaths, payload: Mapping[str, Any],
             data += chunk
     if not data.strip():
         raise ShimError(f"the shim of container {paths.id[:12]} closed the connection")
-    try:
-        reply = json.loads(data.split(b"\n", 1)[0])
-    except ValueError:
-        raise ShimError(f"unreadable reply from the shim: {data[:200]!r}") from None
-    if not reply.get("ok"):
-        raise ShimError(str(reply.get("error") or f"the shim refused {payload.get('op')!r}"))
-    return reply
+    return _parse_reply(data, payload.get("op"))
 
 
 def open_wait(paths: ContainerPaths) -> socket.socket:
@@ -186,11 +196,10 @@ def open_wait(paths: ContainerPaths) -> socket.socket:
     the state then. Raises ShimError when no shim answers: state.json is already final."""
     sock = connect(paths, 10)
     try:
-        sock.sendall(b'{"op": "wait"}\n')
-    except OSError as e:
+        _send(sock, paths, {"op": "wait"})
+    except ShimError:
         sock.close()
-        raise ShimError(f"the shim of container {paths.id[:12]} went away: "
-                        f"{e.strerror or e}") from None
+        raise
     sock.settimeout(None)
     return sock
 
@@ -208,14 +217,7 @@ def wait_reply(sock: socket.socket) -> Optional[dict[str, Any]]:
         if not chunk:
             return None
         data += chunk
-    try:
-        reply = json.loads(data)
-    except ValueError:
-        raise ShimError(f"unreadable reply from the shim: {data[:200]!r}") from None
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        raise ShimError(str(isinstance(reply, dict) and reply.get("error")
-                            or "the shim refused 'wait'"))
-    return reply
+    return _parse_reply(data, "wait")
 
 
 def open_attach(paths: ContainerPaths, stdin: bool) -> socket.socket:

@@ -346,11 +346,17 @@ def _replace_locked(tag: str, rules: Sequence[Rule], current: Sequence[SavedRule
 
 
 def _batch(tag: str, rules: Sequence[Rule], stale: Sequence[SavedRule]) -> dict[str, list[str]]:
-    batch: dict[str, list[str]] = {"nat": [], "filter": []}
-    for old in stale:
-        batch.setdefault(old.table, []).append("-D" + old.line[2:])
+    batch = _deletions(stale)
     for rule in rules:
         batch.setdefault(rule.table, []).append(rule.line(tag))
+    return batch
+
+
+def _deletions(saved: Iterable[SavedRule]) -> dict[str, list[str]]:
+    """A batch deleting ``saved`` (rules as iptables-save printed them), by table."""
+    batch: dict[str, list[str]] = {"nat": [], "filter": []}
+    for old in saved:
+        batch.setdefault(old.table, []).append("-D" + old.line[2:])
     return batch
 
 
@@ -388,14 +394,9 @@ def remove(tags: Iterable[str]) -> int:
 
 
 def _remove_locked(wanted: set[str]) -> int:
-    batch: dict[str, list[str]] = {}
-    count = 0
-    for old in tagged_rules():
-        if old.tag in wanted:
-            batch.setdefault(old.table, []).append("-D" + old.line[2:])
-            count += 1
-    _restore(batch, "cannot remove firewall rules")
-    return count
+    doomed = [old for old in tagged_rules() if old.tag in wanted]
+    _restore(_deletions(doomed), "cannot remove firewall rules")
+    return len(doomed)
 
 
 def published_ports(snap: Optional[Snapshot] = None) -> list[tuple[str, str, int]]:

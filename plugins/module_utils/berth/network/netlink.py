@@ -9,25 +9,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import ipaddress
 import os
-import socket
-import struct
 from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import BerthError, Conflict
-from .rtnl import LinkMsg, NetlinkError, Rtnl
+from .rtnl import CLONE_NEWNET, RT_TABLE_LOCAL, LinkMsg, NetlinkError, Rtnl
+from .rtnl import libc as _libc
 
 TAG_PREFIX = "berth:"
-CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MNT_DETACH = 2
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-RT_TABLE_LOCAL = 255
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class NetworkError(BerthError):
@@ -83,10 +76,9 @@ def create_netns(path: str) -> None:
 
 
 def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sh22x", b"lo", 0)
-        flags = struct.unpack("16sh22x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP))
+    """``lo`` of the calling process's (new) namespace up."""
+    with Rtnl() as rt:
+        rt.set_link(_index_of(rt, "lo"), up=True)
 
 
 def remove_netns(path: str) -> None:
@@ -245,10 +237,7 @@ def _configure_inside(spec: EndpointSpec) -> None:
         index = _index_of(ns, spec.ifname)
         ns.set_link(index, mac=spec.mac, mtu=spec.mtu or None)
         ns.add_address(index, str(spec.address.ip), spec.address.network.prefixlen)
-        ns.set_link(index, up=True)
-        lo = ns.link("lo")
-        if lo and not lo.up:
-            ns.set_link(lo.index, up=True)
+        ns.set_link(index, up=True)  # lo is up since create_netns
         if spec.gateway is not None and not _has_default_route(ns):
             ns.add_default_route(str(spec.gateway), index)
 

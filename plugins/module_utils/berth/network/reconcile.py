@@ -45,6 +45,8 @@ class CheckReport:
 
 def check(mgr: NetworkManager, repair: bool = False, foreign: bool = False) -> CheckReport:
     """The caller holds the manager's lock."""
+    from .manager import network_rules_of  # manager imports this module: not at the top
+
     db = mgr.db
     report = CheckReport(repaired=repair)
     live, known = records.live_tags(db), records.known_tags(db)
@@ -107,7 +109,7 @@ def check(mgr: NetworkManager, repair: bool = False, foreign: bool = False) -> C
     base = snap.missing_base() if bridges else []
     report.missing.extend(base)
     for net in bridges:
-        want = len(firewall.network_rules(net.bridge or "", net.subnet or "", net.internal))
+        want = len(network_rules_of(net))
         problems = []
         if net.bridge not in present_links:
             problems.append(f"bridge {net.bridge} of network {net.name}")

@@ -56,7 +56,7 @@ _U32 = struct.Struct("=I")
 _ERRNO = struct.Struct("=i")
 _RECV_SIZE = 1 << 16  # the kernel caps a dump's message batch at 32 KiB
 
-_libc = ctypes.CDLL(None, use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)  # also netlink.py's: one handle per process
 
 
 class NetlinkError(OSError):
@@ -146,7 +146,7 @@ def _open_socket_in(netns: str) -> socket.socket:
         try:
             fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
                     err = ctypes.get_errno()
                     raise NetlinkError(err, f"cannot join network namespace {netns}: "
                                             f"{os.strerror(err)}")
