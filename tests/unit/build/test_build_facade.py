@@ -1,5 +1,5 @@
 """berth.build imports its public names on first use (PEP 562), and the instruction classes keep
-a frozen dataclass's ``==``, ``hash`` and ``repr`` while sharing one implementation of them."""
+a frozen dataclass's ``==``, ``hash`` and ``repr`` (``berth.values``, not ``dataclasses``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from testlib import python_output
 
+from berth import values
 from berth.build import instructions as ins
 from berth.build import parse
 
@@ -72,13 +73,13 @@ def test_every_public_name_resolves_to_its_submodule_object() -> None:
 
 def _twin(cls: type) -> type:
     """The same fields as a plain ``@dataclass(frozen=True)``: the reference semantics."""
-    specs = [(f.name, f.type, dataclasses.field(compare=f.compare, repr=f.repr))  # pylint: disable=invalid-field-call
-             for f in dataclasses.fields(cls)]
+    specs = [(name, object, dataclasses.field(compare=name in cls._compared))  # type: ignore[attr-defined]  # pylint: disable=invalid-field-call
+             for name in values.fields(cls)]
     return dataclasses.make_dataclass(cls.__name__, specs, frozen=True)
 
 
 def _values(instance: object) -> dict:
-    return {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+    return {name: getattr(instance, name) for name in values.fields(instance)}
 
 
 def _every_instance() -> list:
@@ -93,8 +94,8 @@ def _every_instance() -> list:
 def test_the_corpus_covers_every_instruction_class() -> None:
     classes = {type(instance) for instance in _every_instance()}
     public = {cls for cls in vars(ins).values() if isinstance(cls, type)
-              and dataclasses.is_dataclass(cls) and not cls.__name__.startswith("_")
-              and cls is not ins.Instruction}
+              and issubclass(cls, values.Value) and cls is not values.Value
+              and not cls.__name__.startswith("_") and cls is not ins.Instruction}
     assert public <= classes, public - classes
 
 
@@ -103,20 +104,22 @@ def test_eq_hash_and_repr_are_a_frozen_dataclasses(instance: object) -> None:
     reference = _twin(type(instance))(**_values(instance))
     assert repr(instance) == repr(reference)
     assert hash(instance) == hash(reference)
-    same = dataclasses.replace(instance)
+    same = instance.replace()  # type: ignore[attr-defined]
     assert same == instance and hash(same) == hash(instance) and same is not instance
     assert instance != reference  # another class is never equal, as with dataclasses
     assert instance.__eq__(reference) is NotImplemented
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(values.FrozenInstanceError):
         instance.line = 0  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):  # FrozenInstanceError is one, as in dataclasses
+        del instance.line  # type: ignore[attr-defined]
 
 
 def test_a_changed_field_is_unequal_and_compare_false_fields_are_ignored() -> None:
     run = parse("FROM busybox\nRUN echo a\n").instructions[1]
     assert run != run.replace(args=("echo b",))
-    cmd_fields = {f.name for f in dataclasses.fields(ins.Cmd)}
+    cmd_fields = set(values.fields(ins.Cmd))
     assert run != ins.Cmd(**{k: v for k, v in _values(run).items() if k in cmd_fields})
     dockerfile = parse("FROM busybox\n")
-    warned = dataclasses.replace(dockerfile, warnings=("a warning",))
+    warned = dockerfile.replace(warnings=("a warning",))
     assert warned == dockerfile and hash(warned) == hash(dockerfile)
     assert "warnings=('a warning',)" in repr(warned)

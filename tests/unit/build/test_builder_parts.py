@@ -144,3 +144,35 @@ def test_label_step_of_the_label_option() -> None:
     step = builder._label_step()
     assert isinstance(step, ins.Label) and step.pairs == (("a", "1"), ("b", 'say "hi"'))
     assert step.original == 'LABEL a="1" b="say \\"hi\\""'
+
+
+def test_join_in_context_is_secure_join(tmp_path) -> None:
+    """The plain-join shortcut gives exactly ``secure_join``'s answer, symlinks or not."""
+    from berth.build.context import join_in_context
+    from berth.runtime.mounts import secure_join
+
+    root = tmp_path / "ctx"
+    (root / "dir" / "sub").mkdir(parents=True)
+    (root / "dir" / "sub" / "f").write_text("f")
+    (root / "file").write_text("x")
+    (root / "abs").symlink_to("/dir")            # absolute: resolved inside the context
+    (root / "up").symlink_to("../../../etc")     # never above the root
+    (root / "dir" / "rel").symlink_to("sub")
+    (root / "dir" / "sub" / "last").symlink_to("/file")
+    (root / "loop").symlink_to("loop")
+    cases = [".", "file", "dir", "dir/sub/f", "missing", "missing/deeper", "file/below",
+             "abs", "abs/sub/f", "up", "up/passwd", "dir/rel/f", "dir/sub/last", "dir/./sub",
+             "dir/../file"]
+    for rel in cases:
+        assert join_in_context(str(root), rel) == secure_join(str(root), rel), rel
+    with pytest.raises(OSError):
+        secure_join(str(root), "loop")
+    with pytest.raises(OSError):
+        join_in_context(str(root), "loop")
+
+
+def test_the_builders_default_path_is_the_runtimes() -> None:
+    from berth.build.builder import DEFAULT_PATH
+    from berth.runtime.spec import DEFAULT_PATH as RUNTIME_DEFAULT_PATH
+
+    assert DEFAULT_PATH == RUNTIME_DEFAULT_PATH

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import NotFound
-from ..image import ImageStore
+
+if TYPE_CHECKING:
+    from ..image import Image, ImageStore
 
 MIGRATIONS = [
     """
@@ -44,7 +46,13 @@ class BuildCache:
         self.db.ensure_schema("build", MIGRATIONS)
 
     def lookup(self, parent: Optional[str], key: str) -> Optional[str]:
-        """The cached image for this step, if it still exists as a child of ``parent``."""
+        """The cached image ID for this step, if it still exists as a child of ``parent``."""
+        image = self.lookup_image(parent, key)
+        return image.id if image is not None else None
+
+    def lookup_image(self, parent: Optional[str], key: str) -> Optional[Image]:
+        """The cached image for this step (loaded once: the builder moves on to it), if it
+        still exists as a child of ``parent``."""
         row = self.db.query_one("SELECT image_id FROM build_cache WHERE parent = ? AND key = ?",
                                 (parent or SCRATCH, key))
         if row is None:
@@ -57,7 +65,7 @@ class BuildCache:
         if image is None or (image.parent or None) != (parent or None):
             self.forget(parent, key)
             return None
-        return image_id
+        return image
 
     def store(self, parent: Optional[str], key: str, image_id: str, created: str) -> None:
         with self.db.transaction() as tx:

@@ -11,7 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 from .. import runtime
 from ..image import Image, ImageStore, LayerInfo
@@ -19,34 +19,13 @@ from ..image import compression
 from ..image import config as image_config
 from ..image import layers as image_layers
 from ..image import mediatypes as mt
+from .state import ImageState
+
+__all__ = ["RUNTIME_FILES", "ImageState", "ingest_upper", "readonly_rootfs", "register_step",
+           "step_rootfs"]
 
 #: Files the engine provides to every container; never part of a RUN layer (Docker's rule).
 RUNTIME_FILES = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
-
-
-class ImageState:
-    """The image a stage has reached: its ID (None before the first step on ``scratch``) and
-    its full config document."""
-
-    def __init__(self, image: Optional[Image]) -> None:
-        self.image = image
-        doc = dict(image.config) if image is not None else image_config.new_config([], {})
-        self.doc: Dict[str, Any] = doc
-
-    @property
-    def id(self) -> Optional[str]:
-        return self.image.id if self.image is not None else None
-
-    @property
-    def config(self) -> Dict[str, Any]:
-        return dict(self.doc.get("config") or {})
-
-    @property
-    def layer_infos(self) -> List[LayerInfo]:
-        if self.image is None:
-            return []
-        return [LayerInfo(l.diff_id, l.blob_digest, l.blob_size, l.media_type, l.chain_id)
-                for l in self.image.layers]
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Typed Dockerfile instructions, as the parser produces them (words not yet expanded).
 
-Every instruction is a frozen dataclass that keeps its first line, last line and ``original`` text
+Every instruction is a frozen value class (``berth.values``) that keeps its first line, last line and ``original`` text
 (the logical line with continuations joined, as Docker keeps it) so the builder can key its cache
 on it and print it. Values are stored exactly as written: quote removal and ``$VAR`` expansion
 happen in ``substitution.expand_instruction`` with the scope of the step being built.
@@ -9,13 +9,12 @@ happen in ``substitution.expand_instruction`` with the scope of the step being b
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidArgument
+from ..values import Value, field
 from .lexer import heredoc_word
 
 DEFAULT_SHELL: Tuple[str, ...] = ("/bin/sh", "-c")
@@ -27,30 +26,7 @@ PROXY_ARGS = frozenset({
 })
 
 
-class _Value:
-    """``==``, ``hash`` and ``repr`` as a frozen dataclass has them, written once for all the
-    classes below: ``dataclass`` would compile the three for each class when the module is
-    imported (a third of the import, paid by every build)."""
-
-    def _compared(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.compare)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._compared() == other._compared()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
-                          if f.repr)
-        return f"{self.__class__.__qualname__}({shown})"
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class Heredoc(_Value):
+class Heredoc(Value, frozen=True):
     """One ``<<NAME`` body. ``content`` is raw (tabs kept); ``data`` is the chomped text."""
 
     name: str
@@ -64,8 +40,7 @@ class Heredoc(_Value):
         return re.sub(r"(?m)^\t+", "", self.content) if self.chomp else self.content
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Instruction(_Value):
+class Instruction(Value, frozen=True):
     """Fields every instruction has: its first and last line and the logical line as written."""
 
     line: int
@@ -73,11 +48,7 @@ class Instruction(_Value):
     original: str
     keyword: ClassVar[str] = ""
 
-    def replace(self, **changes: object) -> "Instruction":
-        return dataclasses.replace(self, **changes)
 
-
-@dataclass(frozen=True, eq=False, repr=False)
 class From(Instruction):
     """``FROM [--platform=P] image [AS name]``."""
 
@@ -91,7 +62,6 @@ class From(Instruction):
         return self.image.lower() == "scratch"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Maintainer(Instruction):
     """``MAINTAINER name`` (deprecated; sets the image's Author)."""
 
@@ -99,7 +69,6 @@ class Maintainer(Instruction):
     keyword: ClassVar[str] = "MAINTAINER"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class _CommandLine(Instruction):
     """RUN/CMD/ENTRYPOINT: exec form keeps the JSON list, shell form one string in ``args``."""
 
@@ -113,7 +82,6 @@ class _CommandLine(Instruction):
         return list(shell) + list(self.args)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Run(_CommandLine):
     """``RUN [--mount=...] [--network=...] command``; a heredoc body is kept in ``heredocs``."""
 
@@ -147,21 +115,18 @@ class Run(_CommandLine):
         return list(shell) + [full]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Cmd(_CommandLine):
     """``CMD``: the default command of the image."""
 
     keyword: ClassVar[str] = "CMD"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Entrypoint(_CommandLine):
     """``ENTRYPOINT``: the command the image's CMD is appended to."""
 
     keyword: ClassVar[str] = "ENTRYPOINT"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Shell(Instruction):
     """``SHELL ["exe", "arg"...]``: the shell of later shell-form instructions."""
 
@@ -169,7 +134,6 @@ class Shell(Instruction):
     keyword: ClassVar[str] = "SHELL"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Env(Instruction):
     """``ENV key=value...`` (or the legacy ``ENV key value``), in order."""
 
@@ -177,7 +141,6 @@ class Env(Instruction):
     keyword: ClassVar[str] = "ENV"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Label(Instruction):
     """``LABEL key=value...``, in order."""
 
@@ -185,15 +148,13 @@ class Label(Instruction):
     keyword: ClassVar[str] = "LABEL"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ArgDef(_Value):
+class ArgDef(Value, frozen=True):
     """One ``name[=default]`` of an ARG line."""
 
     name: str
     default: Optional[str] = None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Arg(Instruction):
     """``ARG name[=default]...``."""
 
@@ -201,7 +162,6 @@ class Arg(Instruction):
     keyword: ClassVar[str] = "ARG"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Expose(Instruction):
     """``EXPOSE port[/proto]...`` (words not yet expanded)."""
 
@@ -233,8 +193,7 @@ class Expose(Instruction):
         return instruction_error(self, message)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class InlineFile(_Value):
+class InlineFile(Value, frozen=True):
     """A heredoc used as a COPY/ADD source: written to ``path`` with ``data`` (tabs chomped)."""
 
     path: str
@@ -242,7 +201,6 @@ class InlineFile(_Value):
     expand: bool = True
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class _Transfer(Instruction):
     """What COPY and ADD share: sources, destination, heredoc files and the flags."""
 
@@ -256,7 +214,6 @@ class _Transfer(Instruction):
     exclude: Tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Copy(_Transfer):
     """``COPY [--from=stage] [--parents] src... dest``."""
 
@@ -265,7 +222,6 @@ class Copy(_Transfer):
     keyword: ClassVar[str] = "COPY"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Add(_Transfer):
     """``ADD [--keep-git-dir] [--checksum=digest] src... dest`` (URLs and archives too)."""
 
@@ -274,7 +230,6 @@ class Add(_Transfer):
     keyword: ClassVar[str] = "ADD"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Workdir(Instruction):
     """``WORKDIR path``."""
 
@@ -282,7 +237,6 @@ class Workdir(Instruction):
     keyword: ClassVar[str] = "WORKDIR"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class User(Instruction):
     """``USER user[:group]``."""
 
@@ -290,7 +244,6 @@ class User(Instruction):
     keyword: ClassVar[str] = "USER"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Volume(Instruction):
     """``VOLUME path...`` or its JSON form."""
 
@@ -299,7 +252,6 @@ class Volume(Instruction):
     keyword: ClassVar[str] = "VOLUME"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class StopSignal(Instruction):
     """``STOPSIGNAL signal``."""
 
@@ -307,7 +259,6 @@ class StopSignal(Instruction):
     keyword: ClassVar[str] = "STOPSIGNAL"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Healthcheck(Instruction):
     """``test`` is Docker's Healthcheck.Test: ``[NONE]``, ``[CMD, ...]`` or ``[CMD-SHELL, s]``."""
 
@@ -330,7 +281,6 @@ class Healthcheck(Instruction):
         return out
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class OnBuild(Instruction):
     """``expression`` is what Docker stores in the image's OnBuild list (heredocs appended)."""
 
@@ -347,8 +297,7 @@ BY_KEYWORD = {cls.keyword: cls for cls in (
     User, Volume, StopSignal, Healthcheck, OnBuild)}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Stage(_Value):
+class Stage(Value, frozen=True):
     """One build stage: its FROM and the instructions up to the next FROM."""
 
     index: int
@@ -360,8 +309,7 @@ class Stage(_Value):
         return self.from_.name
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Dockerfile(_Value):
+class Dockerfile(Value, frozen=True):
     """A parsed Dockerfile: its instructions, escape character and parser directives."""
 
     instructions: Tuple[Instruction, ...]

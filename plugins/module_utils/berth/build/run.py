@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 from ..errors import BerthError, InvalidArgument
 from ..image import ImageStore, LayerInfo
+from ..values import Value, field
 from .commit import RUNTIME_FILES, ImageState, ingest_upper
 
 if TYPE_CHECKING:  # the container service is imported by the first RUN: a cached build needs none
@@ -23,8 +23,7 @@ if TYPE_CHECKING:  # the container service is imported by the first RUN: a cache
 SCRIPT_DIR = "/dev/pipes"
 
 
-@dataclass
-class RunRequest:
+class RunRequest(Value):
     argv: List[str]
     env: List[str]
     workdir: str

@@ -9,27 +9,28 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import tempfile
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import InvalidArgument
-from ..image import Image
+from ..values import Value, field
 from . import config_update
 from . import instructions as ins
 from .cache import step_key
-from .commit import ImageState, ingest_upper, readonly_rootfs, register_step, step_rootfs
-from .copy import Source, Writer, checksum, glob_rootfs, is_archive, parse_chmod, resolve_chown
-from .copy import set_tree_mtime
 from .context import clean_source, has_wildcards
-from .download import download
-from .run import RunRequest, run_step
 from .scope import StageScope
+from .sources import Source, checksum, parse_chmod
+from .state import ImageState
 from .substitution import InstructionT, expand_instruction
 
+if TYPE_CHECKING:
+    from ..image import Image
 
-@dataclass
-class StageRun:
+# What only a step that misses the cache needs (overlay mounts, layer blobs, the container
+# service for RUN, tar, gzip, downloads) is imported where the step executes: a fully cached
+# build imports none of it.
+
+
+class StageRun(Value):
     """A stage being built: where it is (``state``), its ARG/ENV scope and Docker's cmdSet."""
 
     index: int
@@ -59,11 +60,11 @@ class StepRunner:
         """Move ``stage`` to the cached image of this step, if there is one."""
         if self.s.options.no_cache:
             return False
-        image_id = self.s.cache.lookup(stage.state.id, key)
-        if image_id is None:
+        image = self.s.cache.lookup_image(stage.state.id, key)
+        if image is None:
             return False
         self.s.say(" ---> Using cache")
-        self._advance(stage, self.images.get(image_id))
+        self._advance(stage, image)
         return True
 
     def _advance(self, stage: StageRun, image: Image) -> None:
@@ -72,6 +73,8 @@ class StepRunner:
 
     def _commit(self, stage: StageRun, key: str, config: Dict[str, Any], created_by: str,
                 layer: Any = None, author: Optional[str] = None) -> None:
+        from .commit import register_step
+
         parent = stage.state.id
         image = register_step(self.images, stage.state, config, created_by, layer, author)
         self.s.created.append(image.id)
@@ -137,6 +140,9 @@ class StepRunner:
         key = step_key("workdir", stage.state.id, created_by, config)
         if self._cached(stage, key):
             return
+        from .commit import ingest_upper, step_rootfs
+        from .copy import Writer, set_tree_mtime
+
         with self.images.store.writing(), \
                 step_rootfs(self.images, stage.state, self.s.workdir) as paths:
             Writer(paths["merged"], None, None, self.s.workdir).makedirs(config["WorkingDir"])
@@ -160,6 +166,8 @@ class StepRunner:
         key = step_key("run", stage.state.id, created_by)
         if self._cached(stage, key):
             return
+        from .run import RunRequest, run_step
+
         argv = expanded.argv(shell)
         script = expanded.script
         request = RunRequest(argv=argv, env=["%s=%s" % kv for kv in
@@ -209,8 +217,8 @@ class StepRunner:
             expanded.dest.endswith("/.")
         dest_path = posixpath.normpath(dest) if dest not in ("", "/") else "/"
         with contextlib.ExitStack() as stack:
-            staging = tempfile.mkdtemp(prefix="sources-", dir=self.s.workdir)
-            stack.callback(_rmtree, staging)
+            staging = _Staging(self.s)
+            stack.callback(staging.remove)
             sources = self._sources(stage, expanded, from_, staging, stack)
             if len(sources) > 1 and not dest_is_dir:
                 raise InvalidArgument("When using %s with more than one source file, the "
@@ -224,20 +232,26 @@ class StepRunner:
                            expanded.chmod, from_, dest_path, dest_is_dir)
             if self._cached(stage, key):
                 return
+            from .commit import ingest_upper, step_rootfs
+            from .copy import Writer, resolve_chown, set_tree_mtime
+
             with self.images.store.writing(), \
                     step_rootfs(self.images, stage.state, self.s.workdir) as paths:
                 owner = resolve_chown(paths["merged"], expanded.chown) if expanded.chown else None
-                writer = Writer(paths["merged"], owner, chmod, staging)
+                writer = Writer(paths["merged"], owner, chmod, staging.path)
                 writer.copy(sources, dest_path, dest_is_dir)
                 set_tree_mtime(paths["upper"])
                 layer = ingest_upper(self.images, stage.state, paths["upper"], self.s.workdir)
                 self._commit(stage, key, stage.state.config, created_by, layer)
 
-    def _sources(self, stage: StageRun, instr: Any, from_: Optional[str], staging: str,
+    def _sources(self, stage: StageRun, instr: Any, from_: Optional[str], staging: "_Staging",
                  stack: contextlib.ExitStack) -> List[Source]:
         sources: List[Source] = []
         is_add = isinstance(instr, ins.Add)
         if from_:
+            from .commit import readonly_rootfs
+            from .copy import glob_rootfs
+
             image = self.s.source_image(from_)
             root = stack.enter_context(readonly_rootfs(self.images, image, self.s.workdir))
             for src in instr.sources:
@@ -256,16 +270,18 @@ class StepRunner:
             included = ctx.is_included if ctx.ignore.patterns else None
             for src in instr.sources:
                 if is_add and src.startswith(("http://", "https://")):
-                    path, name = download(src, staging, getattr(instr, "checksum", None))
+                    from .download import download
+
+                    path, name = download(src, staging.path, getattr(instr, "checksum", None))
                     sources.append(Source(path, name, mode=0o600))
                     continue
                 for rel in ctx.resolve(src):
                     host = ctx.host_path(rel)
                     archive = is_add and os.path.isfile(host) and not os.path.islink(host) \
-                        and is_archive(host)
+                        and _is_archive(host)
                     sources.append(Source(host, rel, included, archive=archive))
         for n, inline in enumerate(instr.inline):
-            folder = os.path.join(staging, "inline-%d" % n)
+            folder = os.path.join(staging.path, "inline-%d" % n)
             os.mkdir(folder, 0o755)
             name = posixpath.basename(inline.path) or "EOF"
             host = os.path.join(folder, name)
@@ -275,6 +291,34 @@ class StepRunner:
         if not sources:
             raise InvalidArgument("no source files were specified")
         return sources
+
+
+class _Staging:
+    """A step's scratch dir for heredoc files, downloads and unpacked archives, made on first
+    use: a COPY of context files that hits the cache needs none."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._path: Optional[str] = None
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            import tempfile
+
+            self._path = tempfile.mkdtemp(prefix="sources-", dir=self.session.workdir)
+        return self._path
+
+    def remove(self) -> None:
+        if self._path is not None:
+            _rmtree(self._path)
+            self._path = None
+
+
+def _is_archive(path: str) -> bool:
+    from .copy import is_archive
+
+    return is_archive(path)
 
 
 def _secure(root: str, rel: str) -> str:

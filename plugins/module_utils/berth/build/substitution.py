@@ -7,7 +7,6 @@ shell does that at run time. ONBUILD triggers are expanded when they run in the 
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, List, Mapping, Optional, TypeVar
 
 from .instructions import (
@@ -78,17 +77,16 @@ OptWord = Callable[[Optional[str]], Optional[str]]
 
 
 def _from(i: From, one: Word, opt: OptWord, lex: ShellLex, env: Mapping[str, str]) -> From:
-    return dataclasses.replace(i, image=one(i.image), platform=opt(i.platform))
+    return i.replace(image=one(i.image), platform=opt(i.platform))
 
 
 def _pairs(i: Instruction, one: Word, opt: OptWord, lex: ShellLex,
            env: Mapping[str, str]) -> Instruction:
-    return dataclasses.replace(i, pairs=tuple((one(k), one(v)) for k, v in i.pairs))
+    return i.replace(pairs=tuple((one(k), one(v)) for k, v in i.pairs))
 
 
 def _arg(i: Arg, one: Word, opt: OptWord, lex: ShellLex, env: Mapping[str, str]) -> Arg:
-    return dataclasses.replace(i, args=tuple(ArgDef(one(a.name), opt(a.default))
-                                             for a in i.args))
+    return i.replace(args=tuple(ArgDef(one(a.name), opt(a.default)) for a in i.args))
 
 
 def _expose(i: Expose, one: Word, opt: OptWord, lex: ShellLex,
@@ -96,7 +94,7 @@ def _expose(i: Expose, one: Word, opt: OptWord, lex: ShellLex,
     ports: List[str] = []
     for word in i.ports:
         ports.extend(lex.process(word, env).words)
-    return dataclasses.replace(i, ports=tuple(ports))
+    return i.replace(ports=tuple(ports))
 
 
 def _transfer(i: Instruction, one: Word, opt: OptWord, lex: ShellLex,
@@ -110,16 +108,16 @@ def _transfer(i: Instruction, one: Word, opt: OptWord, lex: ShellLex,
         changes["from_"] = opt(i.from_)
     else:
         changes["checksum"] = opt(i.checksum)
-    return dataclasses.replace(i, **changes)
+    return i.replace(**changes)
 
 
 def _run(i: Run, one: Word, opt: OptWord, lex: ShellLex, env: Mapping[str, str]) -> Run:
-    return dataclasses.replace(i, mounts=tuple(one(m) for m in i.mounts))
+    return i.replace(mounts=tuple(one(m) for m in i.mounts))
 
 
 def _volume(i: Volume, one: Word, opt: OptWord, lex: ShellLex,
             env: Mapping[str, str]) -> Volume:
-    return dataclasses.replace(i, paths=tuple(one(p) for p in i.paths))
+    return i.replace(paths=tuple(one(p) for p in i.paths))
 
 
 _EXPANDERS: dict = {
@@ -132,7 +130,7 @@ _EXPANDERS: dict = {
     Add: _transfer,
     Run: _run,
     Volume: _volume,
-    Workdir: lambda i, one, opt, lex, env: dataclasses.replace(i, path=one(i.path)),
-    User: lambda i, one, opt, lex, env: dataclasses.replace(i, user=one(i.user)),
-    StopSignal: lambda i, one, opt, lex, env: dataclasses.replace(i, signal=one(i.signal)),
+    Workdir: lambda i, one, opt, lex, env: i.replace(path=one(i.path)),
+    User: lambda i, one, opt, lex, env: i.replace(user=one(i.user)),
+    StopSignal: lambda i, one, opt, lex, env: i.replace(signal=one(i.signal)),
 }

@@ -48,10 +48,19 @@ def parse_build_args(items: List[str]) -> Dict[str, str]:
     return out
 
 
+def parse_label_args(items: List[str]) -> Dict[str, str]:
+    """``--label KEY=VALUE`` as ``run --label`` reads it (the container package, imported only
+    when a label is given: a plain build needs nothing of it)."""
+    if not items:
+        return {}
+    from ..container import parse_labels
+
+    return parse_labels(items)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from ..build.builder import BuildOptions, Builder
     from ..build.context import BuildContext
-    from ..container import parse_labels
     from ..errors import InvalidArgument
     from ..image import ImageStore
     from ..image.config import host_platform
@@ -60,7 +69,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise InvalidArgument(f"platform {args.platform} does not match this host")
     images = ImageStore()
     options = BuildOptions(tags=args.tag, build_args=parse_build_args(args.build_arg),
-                           labels=parse_labels(args.label), no_cache=args.no_cache,
+                           labels=parse_label_args(args.label), no_cache=args.no_cache,
                            pull=args.pull, target=args.target, quiet=args.quiet,
                            network=args.network, platform=args.platform)
     if args.context == "-":

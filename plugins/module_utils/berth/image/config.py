@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import platform
+import os
 from typing import Any
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
@@ -15,7 +15,7 @@ CONFIG_KEYS = ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "W
 
 
 def host_platform() -> dict[str, str]:
-    machine = platform.machine()
+    machine = os.uname().machine  # what platform.machine() returns, without importing platform
     result = {"os": "linux", "architecture": _ARCH.get(machine, machine)}
     if machine == "armv7l":
         result["variant"] = "v7"

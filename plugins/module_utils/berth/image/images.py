@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..store import Store
+from ..values import Value, field
 from . import config as image_config
 from . import reference
 from .schema import MIGRATIONS
 from .snapshots import LayerInfo, Snapshots
 
 
-@dataclass
-class Layer:
+class Layer(Value):
     diff_id: str
     chain_id: str
     blob_digest: str
@@ -28,8 +27,7 @@ class Layer:
     diff_size: int | None = None
 
 
-@dataclass
-class Image:
+class Image(Value):
     id: str
     created: str
     size: int

@@ -230,13 +230,11 @@ def _load_oci_image(images: ImageStore, src: _Source, desc: dict[str, Any], name
 
 
 def _with_media_type(images: ImageStore, layer: LayerInfo) -> LayerInfo:
-    from dataclasses import replace
-
     from . import compression
 
     with images.store.blobs.open(layer.blob_digest) as f:
         kind = compression.detect(f.read(6))
-    return replace(layer, media_type=mt.layer_type_for(kind))
+    return layer.replace(media_type=mt.layer_type_for(kind))
 
 
 def _report(image: Image, names: list[str]) -> list[str]:

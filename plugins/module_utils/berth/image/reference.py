@@ -6,9 +6,8 @@ The grammar follows distribution/reference; anything else is rejected with one l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 from ..errors import InvalidArgument
+from ..values import Value
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -28,8 +27,7 @@ _ID_PREFIX = re.compile(r"^(?:sha256:)?([0-9a-f]{1,64})$")
 NAME_TOTAL_LENGTH_MAX = 255
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Value, frozen=True):
     domain: str
     path: str  # repository path without the domain, e.g. "library/busybox"
     tag: str | None = None

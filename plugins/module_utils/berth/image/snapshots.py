@@ -12,11 +12,11 @@ import os
 import shutil
 import tempfile
 import zlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import BerthError, DigestMismatch, InvalidArgument
 from ..store import Store, check_digest
+from ..values import Value
 
 if TYPE_CHECKING:
     from .layerstream import LayerStream
@@ -43,8 +43,7 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
     return result
 
 
-@dataclass(frozen=True)
-class LayerInfo:
+class LayerInfo(Value, frozen=True):
     diff_id: str  # sha256 of the uncompressed tar
     blob_digest: str  # sha256 of the bytes as stored (maybe compressed)
     blob_size: int
