@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import List, Mapping, NamedTuple, Optional, Set, Tuple
+from typing import List, Mapping, Optional, Set, Tuple
 
 from ..errors import InvalidArgument
+from ..values import Value
 
 _SPECIAL_PARAMS = "@*#?-$!0"
 
@@ -20,7 +21,7 @@ class LexError(InvalidArgument):
     """A word could not be processed (unterminated quote, bad ``${}``)."""
 
 
-class Result(NamedTuple):
+class Result(Value, frozen=True):
     text: str
     words: List[str]
     matched: Set[str]
@@ -340,7 +341,7 @@ def _trim(value: str, regex: str, suffix: bool, greedy: bool) -> str:
 
 # --- heredoc words ----------------------------------------------------------------------------
 
-class HeredocWord(NamedTuple):
+class HeredocWord(Value, frozen=True):
     name: str
     expand: bool
     chomp: bool

@@ -8,10 +8,11 @@ per-instruction argument rules). Errors are one line: ``Dockerfile:LINE: KEYWORD
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidArgument
 from ..units import parse_duration
+from ..values import Value
 from . import instructions as ins
 from .arguments import (
     FlagSpec, extract_flags, json_array, parse_flags, parse_name_values, parse_words,
@@ -43,7 +44,7 @@ class ParseError(Exception):
     """Internal: a message for the instruction being built; turned into InvalidArgument."""
 
 
-class _Logical(NamedTuple):
+class _Logical(Value, frozen=True):
     start: int
     end: int
     text: str

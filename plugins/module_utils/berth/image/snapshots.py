@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import zlib
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -88,6 +87,8 @@ class Snapshots:
         if have_blob and chain and self.exists(chain):
             return LayerInfo(expected_diff_id, expected_blob, blobs.size(expected_blob),  # type: ignore[arg-type]
                              media_type, chain, None, None)
+        import tempfile  # here: resolving and tagging images (a cached build) never unpacks
+
         tmp = tempfile.mkdtemp(prefix=".tmp-", dir=self.dir)
         try:
             with blobs.writer(expected_blob, expected_size) as writer:
@@ -137,6 +138,8 @@ class Snapshots:
         path = self.path(chain_id)
         if not os.path.isdir(path):
             return
+        import tempfile
+
         doomed = tempfile.mkdtemp(prefix=".tmp-rm-", dir=self.dir)
         os.rename(path, os.path.join(doomed, "x"))
         shutil.rmtree(doomed, ignore_errors=True)

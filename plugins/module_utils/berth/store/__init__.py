@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from ..paths import root_dir, run_dir
 from .blobs import BlobStore, BlobWriter, check_digest, sha256_digest
 from .db import Database
-from .locks import file_lock
 
 __all__ = ["Store", "BlobStore", "BlobWriter", "Database", "check_digest", "sha256_digest"]
 
@@ -43,6 +42,8 @@ class Store:
         return self._db
 
     def lock(self, name: str, shared: bool = False) -> contextlib.AbstractContextManager[None]:
+        from .locks import file_lock  # here: a command that only reads takes no lock
+
         return file_lock(self.lock_dir, name, shared)
 
     @contextlib.contextmanager
