@@ -86,38 +86,28 @@ def test_reader_waits_for_data_or_the_end() -> None:
     assert got == [b""]
 
 
-def test_sink_hashes_only_when_another_server_could_resume() -> None:
-    import hashlib
+def test_sink_forwards_and_counts_without_hashing() -> None:
+    """ingest's blob writer hashes the layer and verifies it before committing: the sink does not
+    hash it again, also when a download would resume on another server (that needs only ``size``)."""
+    from berth.registry.progress import Progress
 
-    from berth.registry.errors import RegistryUnreachable
+    pipe = pull._ChunkPipe()
+    sink = pull._PipeSink(pipe, "sha256:" + "0" * 64, 3, Progress(), threading.Event())
+    assert sink.write(b"abc") == 3
+    assert sink.size == 3
+    assert pipe.read() == b"abc"
+    assert not hasattr(sink, "hasher")
+
+
+def test_cancelled_sink_stops_the_download() -> None:
     from berth.registry.progress import Progress
 
     cancel = threading.Event()
-    digest = "sha256:" + "0" * 64
-    single = pull._PipeSink(pull._ChunkPipe(), digest, 3, Progress(), cancel, resumable=False)
-    single.write(b"abc")
-    assert single.size == 3
-    # What get_blob asks before resuming elsewhere: refused as an unreachable endpoint, so the
-    # registry's endpoint loop reports it rather than a programming error.
-    with pytest.raises(RegistryUnreachable, match="broke off after 3 bytes"):
-        getattr(single, "hasher", None)
-    several = pull._PipeSink(pull._ChunkPipe(), digest, 3, Progress(), cancel, resumable=True)
-    several.write(b"abc")
-    assert several.hasher.hexdigest() == hashlib.sha256(b"abc").hexdigest()
-
-
-@pytest.mark.parametrize("host, mirrors, insecure, resumable", [
-    ("registry.example", [], False, False),
-    ("127.0.0.1:5000", [], True, False),  # https then http: one server
-    ("docker.io", ["https://mirror.example"], False, True),  # a mirror, then Docker Hub
-])
-def test_resumable_means_another_server(host: str, mirrors: list[str], insecure: bool,
-                                        resumable: bool, tmp_path) -> None:
-    from berth.registry.config import DaemonConfig
-
-    config = DaemonConfig(mirrors, [host] if insecure else [], config_root=str(tmp_path))
-    registry = pull.Registry(host, config, credentials=object())  # type: ignore[arg-type]
-    assert pull._resumable(registry) is resumable
+    sink = pull._PipeSink(pull._ChunkPipe(), "sha256:" + "0" * 64, 3, Progress(), cancel)
+    cancel.set()
+    with pytest.raises(pull.Cancelled):
+        sink.write(b"abc")
+    assert sink.size == 0
 
 
 def test_closing_ends_a_read_that_is_still_waiting() -> None:

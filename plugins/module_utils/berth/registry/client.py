@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 try:
@@ -17,7 +18,7 @@ try:
 except ImportError:  # only Transport() can make replies to handle, and it reports the missing library
     requests = None
 
-from ..errors import DigestMismatch, InvalidArgument
+from ..errors import BerthError, DigestMismatch, InvalidArgument
 from ..store.blobs import check_digest, sha256_digest
 from .auth import Authenticator
 from .errors import BlobUnknown, InvalidResponse, ManifestUnknown, RegistryError, UnsupportedMediaType
@@ -37,7 +38,8 @@ MAX_MANIFEST_SIZE = 4 << 20
 MAX_TAGS_PAGE = 4 << 20
 MAX_TAG_PAGES = 1000
 MAX_RESUMES = 5
-DEFAULT_CHUNK_SIZE = 8 << 20
+SMALL_BLOB = 4 << 20  # up to this size a blob is uploaded in one PUT from memory
+UPLOAD_BLOCK = 1 << 20  # what an upload reads, hashes and sends at a time
 READ_CHUNK = 64 << 10  # also the most a dropped connection can cost: a partial read is lost
 ACCEPTED_MANIFEST_TYPES = INDEX_TYPES + MANIFEST_TYPES
 
@@ -58,7 +60,8 @@ class Descriptor:
 
 class BlobSink(Protocol):
     """Where get_blob writes: berth.store's BlobWriter fits. A sink that already holds ``size``
-    bytes and a ``hasher`` over them is resumed with a Range request."""
+    bytes is resumed with a Range request (and must offer a ``hasher`` over them if get_blob
+    verifies)."""
 
     def write(self, data: bytes) -> int: ...
 
@@ -132,14 +135,17 @@ def _header_digest(resp: requests.Response) -> str | None:
 class RegistryClient:
     """Client of one registry host. ``credentials`` is (username, password) or None; ``scheme``
     pins https/http (else https, falling back to http for insecure hosts); ``api_host`` overrides
-    the host contacted (a mirror or docker.io's API host) while messages keep naming ``host``."""
+    the host contacted (a mirror or docker.io's API host) while messages keep naming ``host``;
+    ``chunk_size`` caps the bytes one upload request carries (default: a blob streams in one)."""
 
     def __init__(self, host: str, insecure: bool = False, ca_bundle: str | None = None,
                  credentials: tuple[str, str] | None = None, *, scheme: str | None = None,
-                 client_cert: tuple[str, str] | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                 client_cert: tuple[str, str] | None = None, chunk_size: int | None = None,
                  api_host: str | None = None) -> None:
         self.transport = Transport(host, insecure, ca_bundle, credentials, scheme, client_cert,
                                    api_host=api_host)
+        if chunk_size is not None and chunk_size <= 0:
+            raise InvalidArgument(f"invalid upload chunk size {chunk_size}")
         self.host = host
         self.chunk_size = chunk_size
 
@@ -300,23 +306,27 @@ class RegistryClient:
             raise DigestMismatch(f"registry reports digest {returned} for blob {what}")
         return int(length)
 
-    def get_blob(self, repo: str, digest: str, dest_writer: BlobSink, size: int | None = None) -> int:
-        """Stream a blob into ``dest_writer``, verifying its size and digest; return its size.
+    def get_blob(self, repo: str, digest: str, dest_writer: BlobSink, size: int | None = None, *,
+                 verify: bool = True) -> int:
+        """Stream a blob into ``dest_writer``, holding it to ``size``; return its size.
 
-        A dropped connection is resumed with a Range request; a sink that already holds bytes (and
-        a ``hasher`` over them) is continued the same way. Raises DigestMismatch before the caller
-        commits anything if the content is not what was asked for."""
+        With ``verify`` the content is hashed here and DigestMismatch raised before the caller
+        commits anything. ``verify=False`` is for a sink that checks the digest itself before it
+        commits (berth.store's BlobWriter given ``digest``): every byte is then hashed once, there.
+        A dropped connection is resumed with a Range request; a sink that already holds bytes is
+        continued the same way (when verifying, it must offer a ``hasher`` over them)."""
         check_repository(repo)
         check_digest(digest)
         what = self._what(repo, digest)
         offset = int(getattr(dest_writer, "size", 0) or 0)
-        if offset:
-            prefix = getattr(dest_writer, "hasher", None)
-            if prefix is None:
-                raise InvalidArgument("cannot resume a blob download into a sink without a hasher")
-            hasher = prefix.copy()
-        else:
+        hasher: Any = None
+        if verify:
             hasher = hashlib.sha256()
+            if offset:
+                prefix = getattr(dest_writer, "hasher", None)
+                if prefix is None:
+                    raise InvalidArgument("cannot resume a blob download into a sink without a hasher")
+                hasher = prefix.copy()
         if size is not None and offset > size:
             raise DigestMismatch(f"blob {what} is larger than its announced size {size}")
         failures = 0
@@ -335,7 +345,8 @@ class RegistryClient:
                         chunk, skip = chunk[dropped:], skip - dropped
                     if size is not None and offset + len(chunk) > size:
                         raise DigestMismatch(f"blob {what} is larger than its announced size {size}")
-                    hasher.update(chunk)
+                    if hasher is not None:
+                        hasher.update(chunk)
                     dest_writer.write(chunk)
                     offset += len(chunk)
                 if size is None or offset == size:
@@ -348,9 +359,9 @@ class RegistryClient:
             failures = 0 if offset > before else failures + 1
             if failures >= MAX_RESUMES:
                 raise RegistryError(f"download of blob {what} failed: {error}")
-        actual = "sha256:" + hasher.hexdigest()
-        if actual != digest:
-            raise DigestMismatch(f"blob {what} failed verification: content hashes to {actual}")
+        if hasher is not None and "sha256:" + hasher.hexdigest() != digest:
+            raise DigestMismatch(f"blob {what} failed verification: content hashes to "
+                                 f"sha256:{hasher.hexdigest()}")
         return offset
 
     def _check_blob_reply(self, resp: requests.Response, what: str, offset: int, size: int | None) -> int:
@@ -393,8 +404,12 @@ class RegistryClient:
         raise self.transport.fail(resp, f"mount of {what} from {from_repo}")
 
     def upload_blob(self, repo: str, digest: str, size: int, fileobj: BinaryIO) -> str:
-        """Upload ``size`` bytes from ``fileobj`` as blob ``digest``: one PUT if it fits in a chunk,
-        else PATCH chunks with Content-Range. A failed upload is cancelled on the registry."""
+        """Upload ``size`` bytes from ``fileobj`` as blob ``digest``; a failed upload is cancelled.
+
+        A small blob goes in one PUT. A larger one streams from ``fileobj`` as the body of one
+        PATCH (or of PATCHes of at most ``chunk_size`` bytes when the client was given one, for
+        registries or proxies that cap request bodies), hashed on the way; the upload is closed
+        (PUT ``?digest=``) only once what was sent hashes to ``digest``."""
         check_repository(repo)
         check_digest(digest)
         what = self._what(repo, digest)
@@ -407,22 +422,19 @@ class RegistryClient:
         try:
             hasher = hashlib.sha256()
             body = b""
-            if size <= self.chunk_size:
+            if size <= min(self.chunk_size or SMALL_BLOB, SMALL_BLOB):
                 body = _read_exact(fileobj, size, digest)
                 hasher.update(body)
             else:
-                sent = 0
-                while sent < size:
-                    chunk = fileobj.read(min(self.chunk_size, size - sent))
-                    if not chunk:
-                        raise InvalidArgument(f"blob {digest} source ended after {sent} of {size} bytes")
-                    hasher.update(chunk)
-                    location = self._patch(repo, location, chunk, sent, what)
-                    sent += len(chunk)
+                span = self.chunk_size or size
+                for start in range(0, size, span):
+                    part = StreamedBody(fileobj, min(span, size - start), hasher, digest)
+                    location = self._patch(repo, location, part, start, what)
             if fileobj.read(1):
                 raise InvalidArgument(f"blob {digest} source is larger than {size} bytes")
             if "sha256:" + hasher.hexdigest() != digest:
-                raise DigestMismatch(f"blob source hashes to sha256:{hasher.hexdigest()}, not {digest}")
+                raise DigestMismatch(f"blob source hashes to sha256:{hasher.hexdigest()}, not {digest}: "
+                                     f"upload to {self.host}/{repo} cancelled")
             resp = self.transport.request(
                 "PUT", _add_query(location, digest=digest), scopes=scopes, what=what, data=body,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(body))})
@@ -437,12 +449,12 @@ class RegistryClient:
             raise
         return digest
 
-    def _patch(self, repo: str, location: str, chunk: bytes, start: int, what: str) -> str:
-        end = start + len(chunk) - 1
+    def _patch(self, repo: str, location: str, body: StreamedBody, start: int, what: str) -> str:
+        end = start + len(body) - 1
         resp = self.transport.request(
-            "PATCH", location, scopes=[push_scope(repo)], what=what, data=chunk,
+            "PATCH", location, scopes=[push_scope(repo)], what=what, data=body,
             headers={"Content-Type": "application/octet-stream", "Content-Range": f"{start}-{end}",
-                     "Content-Length": str(len(chunk))})
+                     "Content-Length": str(len(body))})
         if resp.status_code != 202:
             raise self.transport.fail(resp, f"upload of {what}")
         resp.close()
@@ -465,6 +477,38 @@ class RegistryClient:
             self.transport.request("DELETE", location, scopes=[push_scope(repo)]).close()
         except Exception:  # noqa: BLE001 - best effort; uploads also expire on the registry
             pass
+
+
+class StreamedBody:
+    """``length`` bytes of ``source`` as a request body, read in large blocks and hashed into
+    ``hasher`` as they are sent. requests takes its size from ``len()`` and sends it with that
+    Content-Length, not chunked. It can be sent once: a request that would send it again (an auth
+    retry after the registry answered without reading it) fails with one line instead of hanging
+    on a body that is already spent."""
+
+    def __init__(self, source: BinaryIO, length: int, hasher: Any, digest: str) -> None:
+        self._source, self._length, self._hasher, self._digest = source, length, hasher, digest
+        self._spent = False
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._spent:
+            raise RegistryError(f"the registry refused the upload of blob {self._digest} after its data "
+                                "was sent")
+        self._spent = True
+        left = self._length
+        while left:
+            try:
+                block = self._source.read(min(UPLOAD_BLOCK, left))
+            except OSError as e:  # not a connection error: urllib3 would report it as one
+                raise BerthError(f"reading blob {self._digest} for upload failed: {e}") from None
+            if not block:
+                raise InvalidArgument(f"blob {self._digest} source ended {left} bytes short")
+            self._hasher.update(block)
+            left -= len(block)
+            yield block
 
 
 def _add_query(url: str, **params: str) -> str:

@@ -8,7 +8,6 @@ was interrupted continues where it stopped.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 from collections import deque
@@ -24,7 +23,6 @@ from ..image import mediatypes as mt
 from ..image import reference
 from .config import DaemonConfig
 from .credentials import CredentialStore
-from .errors import RegistryUnreachable
 from .progress import Progress
 from .records import Records
 from .registry import Registry
@@ -272,41 +270,24 @@ class _ChunkPipe:
 class _PipeSink:
     """get_blob's sink: counts and forwards the bytes to the pipe ingest reads from.
 
-    When the download could move to another server (a mirror, then the origin) after breaking off
-    mid-blob, it also hashes them so that server can resume after them. The two endpoints of one
-    insecure registry (https, then http) are the same server: no third sha256 pass over every
-    byte just for that, and a takeover between them is refused with a clear error.
+    It does not hash them: ingest's blob writer does, and refuses to commit a blob that does not
+    match its digest. A download that breaks off mid-blob on a mirror resumes on the next server
+    after ``size`` bytes without a hash of those either.
     """
 
     def __init__(self, pipe: _ChunkPipe, digest: str, total: int, progress: Progress,
-                 cancel: threading.Event, resumable: bool) -> None:
+                 cancel: threading.Event) -> None:
         self.pipe = pipe
-        self._hasher: Any = hashlib.sha256() if resumable else None
         self.size = 0
         self._digest, self._total, self._progress, self._cancel = digest, total, progress, cancel
-
-    @property
-    def hasher(self) -> Any:
-        """Asked for only to resume after ``size`` bytes on another endpoint."""
-        if self._hasher is None:
-            raise RegistryUnreachable(f"download of blob {self._digest} broke off after {self.size} "
-                                      "bytes and cannot be continued from another endpoint")
-        return self._hasher
 
     def write(self, data: bytes) -> int:
         if self._cancel.is_set():
             raise Cancelled("pull cancelled")
         self.pipe.write(data)
-        if self._hasher is not None:
-            self._hasher.update(data)
         self.size += len(data)
         self._progress.layer(self._digest, "Downloading", self.size, self._total)
         return len(data)
-
-
-def _resumable(registry: Registry) -> bool:
-    """Whether a broken download could continue on another server."""
-    return len({endpoint.host for endpoint in registry.endpoints}) > 1
 
 
 def _stream_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[str, Any], diff_id: str,
@@ -316,11 +297,12 @@ def _stream_layer(registry: Registry, images: ImageStore, repo: str, desc: dict[
     digest, size = desc["digest"], desc["size"]
     pipe = _ChunkPipe()
     failure: list[BaseException] = []
-    sink = _PipeSink(pipe, digest, size, progress, cancel, _resumable(registry))
+    sink = _PipeSink(pipe, digest, size, progress, cancel)
 
     def download() -> None:
         try:
-            registry.get_blob(repo, digest, sink, size)
+            # Each byte is hashed once: by ingest's blob writer, which verifies before it commits.
+            registry.get_blob(repo, digest, sink, size, verify=False)
         except BaseException as e:  # noqa: BLE001 - handed to the ingesting thread
             failure.append(e)
         finally:

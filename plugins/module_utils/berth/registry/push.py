@@ -3,8 +3,9 @@
 Every layer is pushed as a compressed blob. A layer stored uncompressed (imported, loaded) is
 gzipped once, reproducibly, and the result is remembered (records.compressed_layers), so later pushes
 send the same blob without compressing again. Blobs the registry has are skipped (HEAD); blobs it
-holds in another repository are mounted; the rest are uploaded (one PUT when small, PATCH chunks
-when large). Then the manifest: the stored one when it still describes these blobs, else a new one.
+holds in another repository are mounted; the rest are uploaded (one PUT when small, else streamed
+from the blob file in one PATCH, closed by a PUT once the bytes sent hash to the digest). Then the
+manifest: the stored one when it still describes these blobs, else a new one.
 """
 from __future__ import annotations
 
@@ -64,8 +65,7 @@ def push(images: ImageStore, ref: str, progress: Progress | None = None,
             from None
     records = Records(images.db)
     progress.message(f"The push refers to repository [{parsed.repository}]")
-    kwargs = {"chunk_size": chunk_size} if chunk_size else {}
-    with Registry(parsed.domain, config, credentials, **kwargs) as registry:
+    with Registry(parsed.domain, config, credentials, chunk_size=chunk_size or None) as registry:
         client = registry.origin()
         with images.store.writing():  # gzip blobs made here are referenced only at the end
             layer_blobs = _push_layers(client, images, records, image, parsed, progress, workers)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import NotFound
-from .client import DEFAULT_CHUNK_SIZE, BlobSink, Descriptor, RegistryClient
+from .client import BlobSink, Descriptor, RegistryClient
 from .config import DaemonConfig, Endpoint
 from .credentials import CredentialStore
 from .errors import RegistryError, RegistryUnreachable
@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 class Registry:
     def __init__(self, host: str, config: DaemonConfig | None = None,
-                 credentials: CredentialStore | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+                 credentials: CredentialStore | None = None, chunk_size: int | None = None) -> None:
         self.host = host
         self.config = config or DaemonConfig.load()
         self.credentials = credentials or CredentialStore()
@@ -86,9 +86,10 @@ class Registry:
     def head_blob(self, repo: str, digest: str) -> int | None:
         return self._pull(lambda c: c.head_blob(repo, digest))
 
-    def get_blob(self, repo: str, digest: str, dest_writer: BlobSink, size: int | None = None) -> int:
+    def get_blob(self, repo: str, digest: str, dest_writer: BlobSink, size: int | None = None, *,
+                 verify: bool = True) -> int:
         # A mirror that dies mid-blob leaves bytes in the sink; the next endpoint resumes after them.
-        return self._pull(lambda c: c.get_blob(repo, digest, dest_writer, size))
+        return self._pull(lambda c: c.get_blob(repo, digest, dest_writer, size, verify=verify))
 
     def list_tags(self, repo: str) -> list[str]:
         return self._pull(lambda c: c.list_tags(repo))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Union
 
+from ..errors import DigestMismatch
 from ..store.blobs import BlobStore
 from .client import RegistryClient
 from .errors import InvalidResponse
@@ -19,11 +20,16 @@ Source = Union[RegistryClient, Registry]
 def fetch_blob(source: Source, blobs: BlobStore, repo: str, digest: str, size: int | None = None) -> bool:
     """Download ``digest`` into ``blobs`` unless it is there; False if it was already present.
 
-    The content is verified while streaming and again on commit; a bad blob leaves nothing behind."""
+    The blob writer hashes the content as it streams (the only pass over it) and nothing is
+    committed unless it matches ``digest``: a bad blob leaves nothing behind."""
     if blobs.exists(digest):
         return False
     with blobs.writer(digest, size) as writer:
-        source.get_blob(repo, digest, writer, size)
+        source.get_blob(repo, digest, writer, size, verify=False)
+        actual = "sha256:" + writer.hexdigest()
+        if actual != digest:
+            raise DigestMismatch(f"blob {source.host}/{repo}@{digest} failed verification: content hashes "
+                                 f"to {actual}")
         writer.commit()
     return True
 
