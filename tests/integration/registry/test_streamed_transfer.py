@@ -12,6 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,8 +20,9 @@ from registry_helpers import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, tar_gz
 
 from berth.errors import DigestMismatch, InvalidArgument
 from berth.image import ImageStore
-from berth.registry import RegistryClient, fetch_blob, push_blob
+from berth.registry import Endpoint, RegistryClient, fetch_blob, push_blob
 from berth.registry import client as client_mod
+from berth.registry.config import DaemonConfig
 from berth.registry.pull import pull
 from berth.store.blobs import BlobStore, sha256_digest
 
@@ -228,3 +230,64 @@ def test_pull_of_a_corrupted_layer_leaves_nothing_behind(registry, blobs, berth_
         assert images.db.query_one("SELECT COUNT(*) AS n FROM images")["n"] == 0
     finally:
         images.store.close()
+
+
+class BreakingMirror:
+    """A mirror that starts serving one blob, hangs up after a third of it and then fails: the
+    pull must finish on the origin from where the mirror stopped. It knows nothing else (404)."""
+
+    def __init__(self, path: str, content: bytes) -> None:
+        self.ranges: list[str | None] = []
+        mirror = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path != path:
+                    self.send_error(404)
+                    return
+                mirror.ranges.append(self.headers.get("Range"))
+                if self.headers.get("Range"):
+                    self.send_error(500)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content[: len(content) // 3])
+                self.wfile.flush()
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.handle_error = lambda request, address: None
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+def test_pull_resumes_on_the_origin_after_a_mirror_broke_off_and_hashes_once(registry, blobs, berth_env,
+                                                                             monkeypatch, counted_sha256):
+    with RegistryClient(registry.host) as client:
+        layer = push_layer_image(client, blobs, "berth/pull-resume", os.urandom(BIG))
+    mirror = BreakingMirror(f"/v2/berth/pull-resume/blobs/{layer}", blobs.read(layer))
+    endpoints = [Endpoint(mirror.url, True, is_mirror=True), Endpoint(f"http://{registry.host}", True)]
+    monkeypatch.setattr(DaemonConfig, "endpoints_for", lambda self, host: endpoints)
+    images = ImageStore()
+    try:
+        counted_sha256.made.clear()
+        image = pull(images, f"{registry.host}/berth/pull-resume:v1")
+        assert image.layers[0].blob_digest == layer
+        assert images.store.blobs.read(layer) == blobs.read(layer)
+        assert passes_over(counted_sha256, layer) == 1
+    finally:
+        images.store.close()
+        mirror.close()
+    assert mirror.ranges[0] is None and mirror.ranges[1].startswith("bytes=")  # broke off, then failed
