@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 
@@ -112,12 +113,31 @@ def test_state_file_is_replaced_whole(tmp_path):
 
 
 def test_parse_args():
-    assert parse_args(["--ready-fd", "5", "/run/x"]) == ("/run/x", 5)
-    assert parse_args(["/run/x", "--ready-fd=7"]) == ("/run/x", 7)
-    assert parse_args(["/run/x"]) == ("/run/x", -1)
-    for bad in ([], ["--ready-fd", "x", "/r"], ["/a", "/b"], ["--verbose", "/r"]):
+    assert parse_args(["--ready-fd", "5", "/run/x"]) == ("/run/x", 5, -1)
+    assert parse_args(["/run/x", "--ready-fd=7"]) == ("/run/x", 7, -1)
+    assert parse_args(["/run/x"]) == ("/run/x", -1, -1)
+    assert parse_args(["--ready-fd", "5", "--go-fd", "6", "/run/x"]) == ("/run/x", 5, 6)
+    for bad in ([], ["--ready-fd", "x", "/r"], ["/a", "/b"], ["--verbose", "/r"],
+                ["--go-fd", "6"], ["--ready-fd", "5"]):
         with pytest.raises(ValueError):
             parse_args(bad)
+
+
+def test_await_go_wants_go_and_takes_eof_as_no():
+    from berth.shim.main import await_go
+
+    r, w = os.pipe()
+    os.write(w, b"go\n")
+    os.close(w)
+    assert await_go(r) is True
+    r, w = os.pipe()
+    os.close(w)
+    assert await_go(r) is False  # the launcher gave up: the shim exits unused
+    r, w = os.pipe()
+    os.write(w, b"/some/dir\n")
+    os.close(w)
+    with pytest.raises(ValueError):
+        await_go(r)
 
 
 def test_wire_format_and_frame_reader():

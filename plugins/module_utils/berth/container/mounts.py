@@ -12,11 +12,17 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..errors import Conflict, InvalidArgument, NotFound
-from ..volume import (MountPoint, VolumeStore, copy_up, mount_point, parse_tmpfs, parse_volume,
-                      tmpfs_point)
+from ..volume.mountpoints import MountPoint, mount_point, parse_tmpfs, parse_volume, tmpfs_point
+
+if TYPE_CHECKING:
+    from ..volume.store import VolumeStore
+
+#: the container service's volume store, made on first use: a container without volumes does
+#: not import the volume store (sqlite schema, driver options, datetime)
+VolumeSource = Callable[[], "VolumeStore"]
 
 INIT_PATH = "/sbin/berth-init"
 _INIT_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/tini")
@@ -57,7 +63,7 @@ def _image_volumes(image_config: Any) -> list[str]:
     return sorted((cfg.get("Volumes") or {}).keys())
 
 
-def plan(volumes: VolumeStore, records: Any, spec: Any, image_config: Any, cid: str,
+def plan(volumes: VolumeSource, records: Any, spec: Any, image_config: Any, cid: str,
          undo: contextlib.ExitStack) -> list[MountPoint]:
     """Resolve every mount of a new container: create the named volumes it names and do not exist
     yet, its anonymous volumes, and record it as a user of each. Each step registers its undo."""
@@ -86,7 +92,7 @@ def plan(volumes: VolumeStore, records: Any, spec: Any, image_config: Any, cid: 
     points = list(by_dest.values())
     for p in points:
         if p.type == "volume":
-            _attach_volume(volumes, p, cid, undo)
+            _attach_volume(volumes(), p, cid, undo)
     return points
 
 
@@ -125,16 +131,19 @@ def docker_mounts(c: Any) -> list[dict[str, Any]]:
     return [p.docker() for p in points_of(c)]
 
 
-def prepare(volumes: VolumeStore, points: Iterable[MountPoint], rootfs: str, cid: str,
+def prepare(volumes: VolumeSource, points: Iterable[MountPoint], rootfs: str, cid: str,
             undo: contextlib.ExitStack) -> None:
     """At start, with the root filesystem mounted: mount volumes with driver options on the host,
     seed empty volumes with the image's content, create missing ``-v`` bind sources."""
     for p in points:
         if p.type == "volume":
-            path = volumes.mount(p.name, holder(cid))
-            undo.callback(volumes.unmount, p.name, holder(cid))
+            store = volumes()
+            path = store.mount(p.name, holder(cid))
+            undo.callback(store.unmount, p.name, holder(cid))
             if p.copy:
-                with volumes.store.lock(f"volume-{p.name}"):
+                from ..volume.copyup import copy_up
+
+                with store.store.lock(f"volume-{p.name}"):
                     copy_up(rootfs, p.destination, path)
         elif p.type == "bind" and not os.path.exists(p.source):
             if not p.create_source:
@@ -142,23 +151,23 @@ def prepare(volumes: VolumeStore, points: Iterable[MountPoint], rootfs: str, cid
             os.makedirs(p.source, 0o755, exist_ok=True)
 
 
-def release(volumes: VolumeStore, c: Any) -> None:
+def release(volumes: VolumeSource, c: Any) -> None:
     """The run of ``c`` is over: let go of the host mounts its volumes hold."""
     for p in points_of(c):
         if p.type == "volume" and p.name:
-            volumes.unmount(p.name, holder(c.id))
+            volumes().unmount(p.name, holder(c.id))
 
 
-def forget(volumes: VolumeStore, c: Any, remove_anonymous: bool) -> None:
+def forget(volumes: VolumeSource, c: Any, remove_anonymous: bool) -> None:
     """``c`` is being removed: it no longer uses its volumes; with ``rm -v`` (or ``--rm``) its
     anonymous volumes go too, unless another container still uses them."""
     for p in points_of(c):
         if p.type != "volume" or not p.name:
             continue
-        volumes.remove_user(p.name, holder(c.id))
+        volumes().remove_user(p.name, holder(c.id))
         if remove_anonymous and p.anonymous:
             with contextlib.suppress(Conflict, NotFound):
-                volumes.remove(p.name)
+                volumes().remove(p.name)
 
 
 def _depth(point: MountPoint) -> int:

@@ -63,6 +63,10 @@ class ContainerService:
             self._volumes = VolumeStore(self.store)
         return self._volumes
 
+    def volume_store(self) -> Any:
+        """``volumes``, as a call: what ``mounts`` takes, so that it is made only when needed."""
+        return self.volumes
+
     def paths(self, cid: str) -> ContainerPaths:
         return ContainerPaths(self.store, cid)
 
@@ -176,7 +180,7 @@ class ContainerService:
                 if not force:
                     raise
         runtime.unmount_rootfs(paths.rootfs)
-        mounts.release(self.volumes, c)
+        mounts.release(self.volume_store, c)
         networking.teardown(self, c)
         shutil.rmtree(paths.run_dir, ignore_errors=True)
         c.state["released"] = True
@@ -215,7 +219,7 @@ class ContainerService:
             holder = f"container:{cid}"
             self.images.add_user(image.id, holder)
             undo.callback(self.images.remove_user, image.id, holder)
-            points = mounts.plan(self.volumes, self.records, spec, image.config, cid, undo)
+            points = mounts.plan(self.volume_store, self.records, spec, image.config, cid, undo)
             state["mounts"] = [p.to_dict() for p in points]
             self.records.insert(container)
             undo.pop_all()
@@ -257,13 +261,15 @@ class ContainerService:
 
     def _start_unreleased(self, c: Container, paths: ContainerPaths, image: Any) -> Container:
         with contextlib.ExitStack() as undo:
+            shim = shimctl.PendingShim(paths)  # loads while the rest is prepared
+            undo.callback(shim.discard)
             if not is_mounted(paths.rootfs):
                 # an auto-removed container's upper dir is thrown away: no sync at unmount
                 runtime.mount_rootfs(self.images.lowerdirs(image), paths.upper, paths.work,
                                      paths.rootfs, volatile=c.spec.auto_remove)
                 undo.callback(runtime.unmount_rootfs, paths.rootfs)
             points = mounts.points_of(c)
-            mounts.prepare(self.volumes, points, paths.rootfs, c.id, undo)
+            mounts.prepare(self.volume_store, points, paths.rootfs, c.id, undo)
             net = networking.setup(self, c)
             undo.callback(networking.teardown, self, c)
             try:
@@ -278,7 +284,7 @@ class ContainerService:
             shimctl.write_shim_json(paths, self._shim_config(c, paths))
             undo.callback(self._abandon_run, c, paths)
             try:
-                shimctl.launch(paths)
+                shim.go()
             except shimctl.StartFailed as e:
                 self._record_failure(c, e)
                 raise
@@ -412,7 +418,7 @@ class ContainerService:
             _rmtree(paths.dir)
             shutil.rmtree(paths.run_dir, ignore_errors=True)
             self.images.remove_user(c.image_id, f"container:{c.id}")
-            mounts.forget(self.volumes, c, volumes or c.spec.auto_remove)
+            mounts.forget(self.volume_store, c, volumes or c.spec.auto_remove)
             self.records.delete(c.id)
         with contextlib.suppress(OSError):
             os.unlink(self._lock_path(c.id))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ..errors import BerthError
-from ..shim.command import shim_command
+from ..shim.command import GO, shim_command
 from ..shim.exit_hook import process_identity
 from .layout import ContainerPaths, write_atomic
 
@@ -51,38 +51,65 @@ def write_shim_json(paths: ContainerPaths, config: Mapping[str, Any]) -> None:
     write_atomic(paths.shim_json, json.dumps(dict(config), indent=1).encode(), 0o600)
 
 
-def launch(paths: ContainerPaths) -> dict[str, Any]:
-    """Start the shim for ``paths.run_dir`` and wait for the outcome of the first start.
+class PendingShim:
+    """A shim started before its container is ready to start: its interpreter, its imports and
+    the runtime child of the first start load on another CPU while the caller mounts the rootfs,
+    wires the network and writes the bundle. ``go`` hands it the run dir and waits for the
+    outcome of the first start; ``discard`` (the start failed before that) lets it exit unused."""
 
-    Returns the ready message (``{"ok": true, "pid": N}``); raises StartFailed otherwise.
-    """
-    ready_r, ready_w = os.pipe()
-    try:
-        proc = subprocess.Popen(
-            shim_command(paths.run_dir, ready_w), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(ready_w,),
-            start_new_session=True, close_fds=True)
-    except OSError as e:
-        os.close(ready_r)
-        os.close(ready_w)
-        raise StartFailed(f"cannot launch the shim: {e.strerror}") from None
-    os.close(ready_w)
-    try:
-        line = _read_line(ready_r, READY_TIMEOUT)
-    finally:
-        os.close(ready_r)
-    if not line:
-        code = _poll(proc)
-        raise StartFailed("the shim exited before reporting the container's start"
-                          + (f" (exit status {code})" if code is not None else ""))
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        raise StartFailed(f"unreadable ready message from the shim: {line[:200]!r}") from None
-    if not msg.get("ok"):
-        raise StartFailed(str(msg.get("error") or "the container failed to start"),
-                          int(msg.get("exit_code") or 125))
-    return msg
+    def __init__(self, paths: ContainerPaths) -> None:
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                shim_command(paths.run_dir, ready_w, go_r), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(ready_w, go_r),
+                start_new_session=True, close_fds=True)
+        except OSError as e:
+            os.close(ready_r)
+            os.close(go_w)
+            raise StartFailed(f"cannot launch the shim: {e.strerror}") from None
+        finally:
+            os.close(ready_w)
+            os.close(go_r)
+        self.ready_r, self.go_w = ready_r, go_w
+
+    def go(self) -> dict[str, Any]:
+        """Start the container, its shim.json and bundle written; return the ready message
+        (``{"ok": true, "pid": N}``) or raise StartFailed."""
+        try:
+            try:
+                os.write(self.go_w, GO + b"\n")
+            except OSError:
+                pass  # the shim is gone: the ready pipe's EOF says so below
+            finally:
+                self._close("go_w")
+            line = _read_line(self.ready_r, READY_TIMEOUT)
+        finally:
+            self._close("ready_r")
+        if not line:
+            code = _poll(self.proc)
+            raise StartFailed("the shim exited before reporting the container's start"
+                              + (f" (exit status {code})" if code is not None else ""))
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise StartFailed(f"unreadable ready message from the shim: {line[:200]!r}") from None
+        if not msg.get("ok"):
+            raise StartFailed(str(msg.get("error") or "the container failed to start"),
+                              int(msg.get("exit_code") or 125))
+        return msg
+
+    def discard(self) -> None:
+        """Before ``go``: close the go pipe; the shim reads EOF and exits without a trace."""
+        self._close("go_w")
+        self._close("ready_r")
+
+    def _close(self, name: str) -> None:
+        fd = getattr(self, name)
+        if fd >= 0:
+            setattr(self, name, -1)
+            os.close(fd)
 
 
 def _poll(proc: subprocess.Popen) -> Optional[int]:

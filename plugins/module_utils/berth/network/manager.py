@@ -15,19 +15,20 @@ import contextlib
 import ipaddress
 import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..errors import BerthError, Conflict, InvalidArgument, NotFound
 from ..store import Store
-from . import firewall, ipam, netlink, portmap, reconcile, records
+from . import firewall, ipam, netlink, portmap, records
 from .config import NetworkConfig, check_ifname
 from .portmap import PortMapping
-from .reconcile import CheckReport
 from .records import Endpoint, Network
 from .verified import VerifiedNetworks
 from .views import Attachment, attachment_of, network_dict
+
+if TYPE_CHECKING:
+    from .reconcile import CheckReport
 
 DEFAULT_NETWORK = "bridge"
 PREDEFINED = {"bridge": "bridge", "host": "host", "none": "null"}
@@ -37,7 +38,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def _new_id() -> str:
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 def port_rules_of(ep: Endpoint) -> list[firewall.Rule]:
@@ -426,6 +427,8 @@ class NetworkManager:
 
     def check(self, repair: bool = False, foreign: bool = False) -> CheckReport:
         """Reconcile the kernel with the store; see ``reconcile.check``."""
+        from . import reconcile  # only ``system check`` and the tests reconcile
+
         with self._lock():
             return reconcile.check(self, repair=repair, foreign=foreign)
 

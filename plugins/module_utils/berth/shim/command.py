@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Optional
 
+GO = b"go"  # what the launcher writes on ``--go-fd`` (a line) once the container may start
 SHIM_MODULE = __name__.rsplit(".", 1)[0]  # "berth.shim", or its name inside an Ansible collection
 
 #: The shim runs as ``python -I -S``: without site (no site-packages, no .pth files) it starts
@@ -18,11 +19,14 @@ _BOOT = ("import sys, os; sys.path.insert(0, sys.argv.pop(1)); "
          "sys.stdout.flush(); sys.stderr.flush(); os._exit(code)")
 
 
-def shim_command(run_dir: str, ready_fd: int) -> list[str]:
+def shim_command(run_dir: str, ready_fd: int, go_fd: int = -1) -> list[str]:
+    """The shim's command line (the run dir last, so ``ps`` shows which container it serves);
+    with ``go_fd`` it waits for ``go`` on that fd before it starts."""
+    options = ["--ready-fd", str(ready_fd)] + (["--go-fd", str(go_fd)] if go_fd >= 0 else [])
     parent = _package_parent()
     if parent is None:  # inside an Ansible collection: let the normal import machinery find it
-        return [sys.executable, "-m", SHIM_MODULE, "--ready-fd", str(ready_fd), run_dir]
-    return [sys.executable, "-I", "-S", "-c", _BOOT, parent, "--ready-fd", str(ready_fd), run_dir]
+        return [sys.executable, "-m", SHIM_MODULE, *options, run_dir]
+    return [sys.executable, "-I", "-S", "-c", _BOOT, parent, *options, run_dir]
 
 
 def _package_parent() -> Optional[str]:

@@ -1,5 +1,8 @@
 """berth-shim: ``python -m berth.shim --ready-fd N <container run dir>`` (docs/design/shim.md).
 
+With ``--go-fd G`` the shim starts ahead of its container: it loads, forks the runtime child of
+the first start, then waits for ``go`` on fd G before it reads anything in the run dir.
+
 The shim becomes a child subreaper, starts the container, reports the first start on the ready
 fd, then serves the control socket and monitors the container until its final exit. It then
 writes the final state.json, removes shim.sock and exits: state.json is the source of truth once
@@ -13,6 +16,8 @@ import sys
 import time
 
 from ..errors import BerthError
+from . import runtime_child
+from .command import GO
 from .config import ShimConfig, load_config, signal_number
 from .control import Connection, ControlServer, RequestError
 from .exit_hook import run_detached, still_running
@@ -22,29 +27,47 @@ from .runtime_child import RuntimeCallError
 from .state import STATE_FILE, State
 
 SOCKET_FILE = "shim.sock"
-USAGE = "usage: berth-shim --ready-fd N RUN_DIR"
+USAGE = "usage: berth-shim --ready-fd N [--go-fd G] RUN_DIR"
 #: after the final exit, how long attached clients get to receive the rest of the output
 FLUSH_LIMIT = 5.0
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def parse_args(argv: list[str]) -> tuple[str, int]:
-    """``--ready-fd N RUN_DIR`` (either order; ``--ready-fd=N`` too) -> (run dir, fd or -1)."""
-    run_dir, ready_fd = "", -1
+def parse_args(argv: list[str]) -> tuple[str, int, int]:
+    """``--ready-fd N [--go-fd G] RUN_DIR`` (any order; ``--ready-fd=N`` too) -> (run dir, ready
+    fd or -1, go fd or -1)."""
+    values = {"--ready-fd": -1, "--go-fd": -1}
+    run_dir = ""
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg == "--ready-fd" and args:
-            ready_fd = int(args.pop(0))
-        elif arg.startswith("--ready-fd="):
-            ready_fd = int(arg.split("=", 1)[1])
+        name, eq, value = arg.partition("=")
+        if name in values and (eq or args):
+            values[name] = int(value if eq else args.pop(0))
         elif not arg.startswith("-") and not run_dir:
             run_dir = arg
         else:
             raise ValueError(f"unexpected argument {arg!r}")
     if not run_dir:
         raise ValueError("missing RUN_DIR")
-    return run_dir, ready_fd
+    return run_dir, values["--ready-fd"], values["--go-fd"]
+
+
+def await_go(fd: int) -> bool:
+    """Block until the launcher has written the bundle and shim.json and says ``go``; False if it
+    closed the pipe instead (it gave up on the start, or died)."""
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                return False
+            data += chunk
+    finally:
+        os.close(fd)
+    if data.split(b"\n", 1)[0] != GO:
+        raise ValueError(f"unexpected line from the launcher: {data[:100]!r}")
+    return True
 
 
 class ReadyPipe:
@@ -230,11 +253,21 @@ def _signal_arg(request: dict, default: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        run_dir, ready_fd = parse_args(sys.argv[1:] if argv is None else argv)
+        run_dir, ready_fd, go_fd = parse_args(sys.argv[1:] if argv is None else argv)
     except ValueError as e:
         sys.stderr.write(f"berth-shim: {e}\n{USAGE}\n")
         return 2
     ready = ReadyPipe(ready_fd)
+    runtime_child.prepare_start()
+    if go_fd >= 0:
+        try:
+            go = await_go(go_fd)
+        except (ValueError, OSError) as e:
+            go = False
+            ready.send({"ok": False, "error": f"shim: {e}", "exit_code": 125})
+        if not go:
+            runtime_child.discard_prepared()
+            return 0
     try:
         cfg = load_config(run_dir)
         set_child_subreaper()
@@ -248,5 +281,6 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         ready.send({"ok": False, "error": message, "exit_code": 125})
+        runtime_child.discard_prepared()
         return 1
     return shim.run(ready)

@@ -2,7 +2,9 @@
 
 The shim itself never imports ``berth.runtime``: ctypes, the container init and the cgroup
 backends would add ~4 MB to every idle shim. Each call forks a child that imports the runtime,
-makes the call, sends the result back over a socketpair (with the pty master for a tty) and exits.
+receives the call over a socketpair (with the descriptors it needs), makes it, sends the result
+back (with the pty master for a tty) and exits. The child for the first start is forked as the
+shim boots (``prepare_start``), so its import overlaps the shim's own start-up.
 For ``start`` the child makes itself a child subreaper, as the runtime requires; PID 1 is
 reparented to it and, when it exits, to the shim: the kernel hands orphans to the nearest living
 subreaper ancestor.
@@ -56,12 +58,29 @@ class CgroupPlan:
         return cls(dirs, oom_file if isinstance(oom_file, str) else None)
 
 
+def prepare_start() -> None:
+    """Fork the child for the first ``start`` now: it imports the runtime while the shim loads
+    its configuration (or waits for its launcher's go), so the start itself pays only the call."""
+    global _warm
+    if _warm is None:
+        _warm = RuntimeChild()
+
+
+def discard_prepared() -> None:
+    global _warm
+    if _warm is not None:
+        _warm.discard()
+        _warm = None
+
+
 def start(bundle: str, runtime: str, stdio: tuple[int, int, int],
           console: bool) -> tuple[int, int | None, CgroupPlan | None]:
     """Start the bundle's process; return (host pid of PID 1, pty master fd or None, the plan
     for removing its cgroup in the shim or None when only the runtime can clean up)."""
-    reply, fds = _call("start", {"bundle": bundle, "runtime": runtime, "stdio": list(stdio),
-                                 "console": console}, keep=stdio)
+    global _warm
+    child, _warm = (_warm or RuntimeChild()), None
+    reply, fds = child.call("start", {"bundle": bundle, "runtime": runtime, "console": console},
+                            stdio)
     if console and not fds:
         raise RuntimeCallError("the runtime returned no console")
     return int(reply["pid"]), (fds[0] if fds else None), CgroupPlan.from_reply(reply.get("cgroup"))
@@ -75,7 +94,7 @@ def cleanup(bundle: str, runtime: str, plan: CgroupPlan | None = None) -> bool:
         done, oom_killed = remove_empty_cgroup(plan)
         if done:
             return oom_killed
-    reply, _fds = _call("cleanup", {"bundle": bundle, "runtime": runtime})
+    reply, _fds = RuntimeChild().call("cleanup", {"bundle": bundle, "runtime": runtime})
     return oom_killed or bool(reply.get("oom_killed"))
 
 
@@ -125,31 +144,61 @@ def _oom_kills(path: str | None) -> int:
 
 
 def set_frozen(bundle: str, frozen: bool) -> None:
-    _call("freeze" if frozen else "thaw", {"bundle": bundle})
+    RuntimeChild().call("freeze" if frozen else "thaw", {"bundle": bundle})
 
 
-def _call(op: str, args: dict, keep: Iterable[int] = ()) -> tuple[dict, list[int]]:
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        pid = os.fork()
+class RuntimeChild:
+    """A forked child that imports the runtime at once, then makes the one call it is sent over
+    its socket (the descriptors it needs, e.g. PID 1's stdio, travel with the request)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            pid = os.fork()
+        except BaseException:
+            ours.close()
+            theirs.close()
+            raise
         if pid == 0:  # pragma: no cover - runs in the child
-            _child_main(op, args, theirs, ours, keep)
+            _child_main(theirs, ours)
         theirs.close()
-        raw, fds = _receive(ours)
-    finally:
-        ours.close()
-        theirs.close()
-    os.waitpid(pid, 0)
-    try:
-        reply = json.loads(raw)
-    except ValueError:
-        reply = {"ok": False, "error": f"runtime call {op} died without an answer"}
-    if not reply.get("ok"):
-        for fd in fds:
-            os.close(fd)
-        raise RuntimeCallError(str(reply.get("error") or f"runtime call {op} failed"),
-                               int(reply.get("exit_code") or EXIT_INIT_FAILED))
-    return reply, fds
+        self.pid, self.sock = pid, ours
+
+    def call(self, op: str, args: dict, fds: Iterable[int] = ()) -> tuple[dict, list[int]]:
+        raw, received = b"", []
+        try:
+            payload = json.dumps({"op": op, "args": args}).encode()
+            fds = list(fds)
+            if fds:
+                socket.send_fds(self.sock, [payload], fds)
+            else:
+                self.sock.sendall(payload)
+            self.sock.shutdown(socket.SHUT_WR)
+            raw, received = _receive(self.sock)
+        except OSError:
+            pass  # the child died: reported below as a call without an answer
+        finally:
+            self.discard()
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            reply = {"ok": False, "error": f"runtime call {op} died without an answer"}
+        if not reply.get("ok"):
+            for fd in received:
+                os.close(fd)
+            raise RuntimeCallError(str(reply.get("error") or f"runtime call {op} failed"),
+                                   int(reply.get("exit_code") or EXIT_INIT_FAILED))
+        return reply, received
+
+    def discard(self) -> None:
+        """Close the socket (an idle child then exits) and reap the child."""
+        self.sock.close()
+        if self.pid:
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+_warm: RuntimeChild | None = None
 
 
 def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
@@ -165,23 +214,27 @@ def _receive(sock: socket.socket) -> tuple[bytes, list[int]]:
         chunks.append(data)
 
 
-def _child_main(op: str, args: dict, sock: socket.socket, other: socket.socket,
-                keep: Iterable[int]) -> None:  # pragma: no cover - runs in the child
+def _child_main(sock: socket.socket, other: socket.socket) -> None:  # pragma: no cover - child
     try:
         signal.set_wakeup_fd(-1)  # the shim's signal pipe is not ours
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         other.close()
-        _close_fds_except({sock.fileno(), *keep})
+        _close_fds_except({sock.fileno()})
+        from .. import runtime  # noqa: F401 - imported before the request comes: the warm part
+        raw, fds = _receive(sock)
+        if not raw:
+            return  # discarded unused
         try:
-            reply, fds = _perform(op, args)
+            request = json.loads(raw)
+            reply, out_fds = _perform(request["op"], request["args"], fds)
             reply["ok"] = True
         except BaseException as e:  # noqa: BLE001 - every failure goes back as one line
-            reply, fds = {"ok": False, "error": str(e) or type(e).__name__,
-                          "exit_code": int(getattr(e, "exit_code", EXIT_INIT_FAILED))}, []
+            reply, out_fds = {"ok": False, "error": str(e) or type(e).__name__,
+                              "exit_code": int(getattr(e, "exit_code", EXIT_INIT_FAILED))}, []
         payload = json.dumps(reply).encode()
-        if fds:
-            socket.send_fds(sock, [payload], fds)
+        if out_fds:
+            socket.send_fds(sock, [payload], out_fds)
         else:
             sock.sendall(payload)
     finally:
@@ -198,12 +251,15 @@ def _close_fds_except(keep: set) -> None:
                 pass
 
 
-def _perform(op: str, args: dict) -> tuple[dict[str, Any], list[int]]:  # pragma: no cover
+def _perform(op: str, args: dict,
+             fds: list[int]) -> tuple[dict[str, Any], list[int]]:  # pragma: no cover - child
     from .. import runtime as rt
 
     if op == "start":
+        if len(fds) != 3:
+            raise ValueError("the start call needs PID 1's three stdio descriptors")
         rt.set_child_subreaper()
-        started = rt.runtime_for(args["runtime"]).start(args["bundle"], *args["stdio"],
+        started = rt.runtime_for(args["runtime"]).start(args["bundle"], *fds,
                                                         console=args["console"])
         reply: dict[str, Any] = {"pid": started.pid}
         if args["runtime"] in ("berth", "", None):
