@@ -22,6 +22,8 @@ JOIN = "container:"
 
 @dataclass
 class Attachment:
+    """What a container got from its network setup: the namespace, its address, Docker's
+    NetworkSettings."""
     mode: str                               # "none" | "host" | "container:<id>" | a network name
     netns_path: Optional[str] = None        # None: the host's network namespace
     ip: Optional[str] = None                # the address on the first network

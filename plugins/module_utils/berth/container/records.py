@@ -36,6 +36,7 @@ CREATED_STATE: dict[str, Any] = {
 
 @dataclass
 class Container:
+    """One container as the database keeps it: identity, image, spec, Docker config and state."""
     id: str
     name: str
     image_id: str

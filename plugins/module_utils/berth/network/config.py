@@ -23,6 +23,7 @@ IFNAMSIZ = 15
 
 @dataclass
 class Pool:
+    """An address pool: ``base`` is cut into subnets of prefix length ``size``."""
     base: ipaddress.IPv4Network
     size: int
 
@@ -32,6 +33,7 @@ class Pool:
 
 @dataclass
 class NetworkConfig:
+    """daemon.json's network settings: the default bridge, its address, the MTU, the pools."""
     bridge: Optional[str] = None  # None: see default_bridge_name
     bip: Optional[ipaddress.IPv4Interface] = None  # None: pick 10.88.0.1/16 or a free default
     mtu: int = DEFAULT_MTU

@@ -67,6 +67,7 @@ class FirewallError(BerthError):
 
 @dataclass(frozen=True)
 class Rule:
+    """One iptables rule of berth's, without its comment tag (``line`` adds it)."""
     table: str
     chain: str
     match: tuple[str, ...]

@@ -28,6 +28,7 @@ class UsedRange:
 
 @dataclass(frozen=True)
 class SubnetSpec:
+    """A network's subnet, gateway and the range its containers' addresses come from."""
     subnet: IPv4Network
     gateway: IPv4Address
     ip_range: Optional[IPv4Network] = None

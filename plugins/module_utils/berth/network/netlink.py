@@ -105,6 +105,7 @@ def is_netns(path: str) -> bool:
 
 @dataclass(frozen=True)
 class Link:
+    """A host network interface as berth sees it (``tag``: the berth object it belongs to)."""
     index: int
     name: str
     kind: str
@@ -195,6 +196,7 @@ def new_veth_name() -> str:
 
 @dataclass(frozen=True)
 class EndpointSpec:
+    """A container's veth endpoint: the bridge it joins and the namespace side's settings."""
     bridge: str
     netns: str
     ifname: str                              # inside the namespace: eth0, eth1, ...

@@ -24,6 +24,7 @@ RANDOM_TRIES = 64
 
 @dataclass(frozen=True)
 class PortMapping:
+    """One published port (``-p``): the container's port and the host address and port."""
     container_port: int
     protocol: str = "tcp"
     host_ip: str = ""          # "" = every IPv4 address of the host

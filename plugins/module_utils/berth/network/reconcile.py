@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class CheckReport:
+    """What ``check`` found: kernel objects without records, records without objects, others'."""
     leaked: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)

@@ -70,6 +70,7 @@ def now() -> str:
 
 @dataclass
 class Network:
+    """A network's row: its driver, bridge and addressing."""
     id: str
     name: str
     driver: str                      # "bridge" | "host" | "null"
@@ -109,6 +110,7 @@ class Network:
 
 @dataclass
 class Endpoint:
+    """A container's attachment to a network: its address, interface, aliases and ports."""
     network_id: str
     container_id: str
     endpoint_id: str

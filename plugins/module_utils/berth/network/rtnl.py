@@ -65,6 +65,7 @@ class NetlinkError(OSError):
 
 @dataclass(frozen=True)
 class LinkMsg:
+    """The fields of an RTM_NEWLINK reply that berth reads."""
     index: int
     name: str
     kind: str       # IFLA_INFO_KIND: "bridge", "veth", ... ("" for physical devices and lo)
@@ -75,6 +76,7 @@ class LinkMsg:
 
 @dataclass(frozen=True)
 class RouteMsg:
+    """The fields of an RTM_NEWROUTE reply that berth reads."""
     dst: Optional[ipaddress.IPv4Address]   # None: the default route
     dst_len: int
     table: int

@@ -52,6 +52,7 @@ MIGRATIONS = [
 
 @dataclass
 class Volume:
+    """A volume's record: its driver, where its data lives, labels and driver options."""
     name: str
     driver: str
     created: str
