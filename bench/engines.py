@@ -1,7 +1,8 @@
 """The engines under test, each driven through its CLI with Docker's flags.
 
-``Berth`` uses a temp BERTH_ROOT/BERTH_RUN/BERTH_CONFIG; ``Docker`` starts its own dockerd (temp
-data root, exec root, socket, pidfile; bridge 10.198.0.1/24); ``Podman`` gets a temp
+``Berth`` uses a temp BERTH_ROOT/BERTH_RUN/BERTH_CONFIG; ``Berthd`` starts berth's daemon on its
+own temp root and socket and drives it with ``berth -H unix://<sock>``; ``Docker`` starts its own
+dockerd (temp data root, exec root, socket, pidfile; bridge 10.198.0.1/24); ``Podman`` gets a temp
 containers.conf / storage.conf / CNI config (bridge bench-cni0, 10.197.0.0/24). Every daemon is
 stopped by its PID.
 """
@@ -62,6 +63,10 @@ class Engine:
     def container_ids(self) -> list[str]:
         out = self.run("ps", "-aq", check=False)
         return [line.strip() for line in out.splitlines() if line.strip()]
+
+    def unsupported(self, verb: str) -> str:
+        """Why ``verb`` cannot run on this engine ('' when it can): its rows skip it."""
+        return ""
 
     def rm_force(self, *ids: str) -> tuple[str, ...]:
         """``rm -f`` arguments: kill at once, as docker's rm -f does (SIGKILL)."""
@@ -149,6 +154,73 @@ class Berth(Engine):
                               text=True, check=False)
         if proc.returncode != 0:
             log(f"berth network cleanup failed: {proc.stderr.strip()[-300:]}")
+
+
+class Berthd(Berth):
+    """berth's daemon (``python -m berth.api``) on a private socket, driven by ``berth -H``.
+
+    Its own BERTH_ROOT/BERTH_RUN/BERTH_CONFIG (a ``berthd`` dir beside the others); the same
+    cached bytecode as ``berth``. Commands go through the daemon; ``local()`` runs the daemonless
+    CLI on the daemon's root, for setup steps that have no remote form."""
+
+    name = "berthd"
+
+    #: verbs ``berth -H`` cannot send (cli/client.py's REMOTE table): their rows skip
+    UNSUPPORTED = ("build", "exec", "save", "load", "commit", "export", "cp")
+
+    def __init__(self, base: str, pycache: str) -> None:
+        super().__init__(base, pycache)
+        self.sock = os.path.join(self.base, "berthd.sock")
+        self.proc: Optional[subprocess.Popen] = None
+        self.logf = None
+
+    def argv(self, *args: str) -> list[str]:
+        return [os.path.join(VENV, "bin", "berth"), "-H", f"unix://{self.sock}", *args]
+
+    def unsupported(self, verb: str) -> str:
+        """Why ``verb`` cannot run on this engine ('' when it can)."""
+        return f"berth -H has no '{verb}'" if verb in self.UNSUPPORTED else ""
+
+    def start(self) -> None:
+        self.logf = open(os.path.join(self.base, "berthd.log"), "wb")
+        self.proc = subprocess.Popen(
+            [self.python, "-m", "berth.api", "-H", f"unix://{self.sock}", "--pidfile",
+             os.path.join(self.base, "berthd.pid")], env=self.env, stdout=self.logf,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"berthd exited {self.proc.returncode}; see "
+                                   f"{self.base}/berthd.log")
+            if os.path.exists(self.sock) and subprocess.run(
+                    self.argv("ps", "-q"), env=self.env, capture_output=True, timeout=10,
+                    check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("berthd did not answer within 60 s")
+
+    def local(self, *args: str, check: bool = True) -> str:
+        """``berth ARGS`` without -H, on the daemon's root (setup steps, cleanup)."""
+        proc = subprocess.run(super().argv(*args), env=self.env, capture_output=True,
+                              timeout=600, check=False)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"berth {' '.join(args)} exited {proc.returncode}: "
+                               f"{proc.stderr.decode(errors='replace').strip()[-400:]}")
+        return proc.stdout.decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.remove_all_containers()
+            _stop_pid(self.proc.pid, "berthd", timeout=30)
+        self.proc = None
+        if self.logf is not None:
+            self.logf.close()
+            self.logf = None
+        # what the daemon left (it stopped early, or a removal failed): the daemonless CLI
+        ids = self.local("ps", "-aq", check=False).split()
+        if ids:
+            self.local("rm", "-f", *ids, check=False)
+        super().stop()  # shims, the networks (its container removal finds nothing left)
 
 
 class Docker(Engine):

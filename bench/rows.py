@@ -1,6 +1,7 @@
 """The workloads. Each row runs the same work on berth and every reference engine, interleaved
 (rep 1: berth, docker, podman; rep 2: docker, podman, berth; ...), and records one sample per
-engine and repetition."""
+engine and repetition. An engine that lacks a row's verb (``berthd``: ``berth -H`` has no build)
+is skipped on that row, with the reason in the row's notes."""
 from __future__ import annotations
 
 import os
@@ -37,6 +38,21 @@ def rotations(engines: list[Engine], reps: int):
         k = rep % len(engines)
         for eng in engines[k:] + engines[:k]:
             yield rep, eng
+
+
+def able(row: Row, engines: list[Engine], *verbs: str) -> list[Engine]:
+    """The engines that can run ``verbs``; the others are named on the row, with the reason."""
+    out = []
+    for eng in engines:
+        why = next((w for w in (eng.unsupported(v) for v in verbs) if w), "")
+        if why:
+            note = f"{eng.name} skipped: {why}"
+            if note not in row.notes:
+                row.notes.append(note)
+                log(f"{row.name}: {note}")
+        else:
+            out.append(eng)
+    return out
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -116,7 +132,8 @@ def build(engines: list[Engine], reps: int, workdir: str) -> tuple[Row, Row]:
         row.notes.append("docker: legacy builder (DOCKER_BUILDKIT=0; 20.10's default); "
                          "podman: buildah")
     env = {"DOCKER_BUILDKIT": "0"}
-    for rep, eng in rotations(engines, reps):
+    able(cached, engines, "build")
+    for rep, eng in rotations(able(cold, engines, "build"), reps):
         tag = f"bench/built-{rep}"
         _safe(cold, eng, "build --no-cache", lambda: cold.add(eng.name, timed(
             lambda: eng.run("build", "--no-cache", "-t", tag, ctx, extra_env=env))))
@@ -158,10 +175,11 @@ def push_pull(engines: list[Engine], reps: int, big_tar: str, registry: Registry
         if _safe(push, eng, "import payload", lambda: eng.run("import", big_tar, ref)):
             source[eng.name] = ref
     archive = ""
-    if skopeo and "berth" in source:
+    berth = next((e for e in engines if e.name == "berth"), None)
+    if skopeo and berth is not None and "berth" in source:
         archive = os.path.join(workdir, "payload-docker-archive.tar")
-        _safe(push, engines[0], "save payload for skopeo",
-              lambda: engines[0].run("save", "-o", archive, source["berth"]))
+        _safe(push, berth, "save payload for skopeo",
+              lambda: berth.run("save", "-o", archive, source["berth"]))
     tools: list[object] = [e for e in engines if e.name in source]
     if skopeo and archive and os.path.exists(archive):
         tools.append("skopeo")
@@ -214,7 +232,9 @@ def fifty(engines: list[Engine], count: int) -> tuple[Row, Row, Row]:
     start = Row(f"start {count} containers (run -d sleep), total", "s")
     rss = Row(f"shim RSS, total over {count}", "MB")
     rm = Row(f"rm -f of those {count} (one command)", "s")
-    rm.notes.append("podman: rm -f -t 0 (its rm -f waits 10 s for SIGTERM first; docker's kills)")
+    if any(e.name == "podman" for e in engines):
+        rm.notes.append("podman: rm -f -t 0 (its rm -f waits 10 s for SIGTERM first; docker's "
+                        "kills)")
     ids: dict[str, list[str]] = {e.name: [] for e in engines}
     totals: dict[str, float] = {e.name: 0.0 for e in engines}
     failed: set[str] = set()

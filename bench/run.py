@@ -1,6 +1,8 @@
-"""berth vs docker vs podman on this host: one entry point (``make bench``).
+"""berth (and berthd, its daemon) vs docker vs podman on this host: one entry point
+(``make bench``).
 
     bench/run.py [--reps 5] [--heavy-reps 3] [--containers 50] [--only ROW ...] [--no-profile]
+                 [--engines berth berthd docker podman]
 
 Installs the reference tools from Debian when missing, starts private instances of them (temp
 data roots, sockets, configs), imports the same busybox rootfs into each, runs every row
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,6 +35,9 @@ import rows  # noqa: E402
 from host import log  # noqa: E402
 
 ROWS = ("run", "publish", "build", "pushpull", "fifty", "import", "playbook")
+ENGINES = ("berth", "berthd", "docker", "podman")
+#: the engines under test; the others (and skopeo) are references they are compared with
+SUBJECTS = ("berth", "berthd")
 # program -> Debian packages that provide it (and what it needs at run time)
 TOOLS = {"dockerd": ["docker.io"], "podman": ["podman", "conmon", "containernetworking-plugins"],
          "runc": ["runc"], "skopeo": ["skopeo"], "docker-registry": ["docker-registry"],
@@ -45,8 +51,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="repetitions of push/pull and of the playbook's second run")
     p.add_argument("--containers", type=int, default=50, help="containers started in that row")
     p.add_argument("--only", nargs="+", choices=ROWS, default=list(ROWS), help="rows to run")
-    p.add_argument("--engines", nargs="+", default=["berth", "docker", "podman"],
-                   choices=["berth", "docker", "podman"])
+    p.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES,
+                   help="berthd: berth's daemon, driven by berth -H")
     p.add_argument("--no-profile", action="store_true", help="skip profiling berth run --rm")
     p.add_argument("--no-install", action="store_true", help="never call apt-get")
     p.add_argument("--cache", default=os.environ.get("BENCH_CACHE") or "/var/cache/berth-bench",
@@ -76,9 +82,10 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.1f}"
 
 
-def table(results: list[rows.Row], refs: list[str]) -> str:
-    cols = ["berth", *refs]
-    head = ["row", "unit", *cols, *[f"berth/{r}" for r in refs]]
+def table(results: list[rows.Row], subjects: list[str], refs: list[str]) -> str:
+    cols = [*subjects, *refs]
+    pairs = [(s, r) for s in subjects for r in refs]
+    head = ["row", "unit", *cols, *[f"{s}/{r}" for s, r in pairs]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = []
     for row in results:
@@ -89,9 +96,8 @@ def table(results: list[rows.Row], refs: list[str]) -> str:
         cells = [row.name, row.unit + (" (higher=better)" if row.higher_better else "")]
         cells += [_fmt(med[c], row.unit) + f" (n={len(row.samples[c])})" if c in med else "-"
                   for c in cols]
-        for r in refs:
-            cells.append(f"{med['berth'] / med[r]:.2f}" if "berth" in med and r in med and med[r]
-                         else "-")
+        for s, r in pairs:
+            cells.append(f"{med[s] / med[r]:.2f}" if s in med and r in med and med[r] else "-")
         lines.append("| " + " | ".join(cells) + " |")
         notes += [f"- {row.name}: {n}" for n in row.notes]
     return "\n".join(lines) + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
@@ -127,7 +133,9 @@ def main(argv: list[str]) -> int:
             if name == "podman" and "podman" in missing:
                 skipped_engines[name] = "podman is not installed"
                 continue
-            engine = (eng_mod.Berth(base, os.path.join(args.cache, "pycache")) if name == "berth"
+            pycache = os.path.join(args.cache, "pycache")
+            engine = (eng_mod.Berth(base, pycache) if name == "berth"
+                      else eng_mod.Berthd(base, pycache) if name == "berthd"
                       else eng_mod.Docker(base) if name == "docker" else eng_mod.Podman(base))
             try:
                 log(f"starting {name}")
@@ -139,14 +147,15 @@ def main(argv: list[str]) -> int:
                 log(f"{name} skipped: {skipped_engines[name]}")
                 engine.stop()
                 engines.remove(engine)
-        if not engines or engines[0].name != "berth":
+        subjects = [e.name for e in engines if e.name in SUBJECTS]
+        if not subjects:
             sys.exit("bench: berth itself does not work here; see the messages above")
-        berth = engines[0]
+        berth = next((e for e in engines if e.name == "berth"), None)
         for engine in engines:  # warm: bytecode cache, default network, storage init
             engine.run("run", "--rm", rows.IMAGE, "true", check=False)
-        refs = [e.name for e in engines[1:]]
+        refs = [e.name for e in engines if e.name not in SUBJECTS]
         results = run_rows(args, engines, berth, busybox, base, missing)
-        if not args.no_profile:
+        if berth is not None and not args.no_profile:
             log("profiling berth run --rm true")
             summary = profiling.profile(berth, out, args.cache)
             log("profiling other berth commands")
@@ -154,7 +163,7 @@ def main(argv: list[str]) -> int:
                 berth, out, args.cache, payload(busybox, args.cache, 48), rows.build_context(base))
         if "pushpull" in args.only and "skopeo" not in missing:
             refs.append("skopeo")
-        text = table(results, refs)
+        text = table(results, subjects, refs)
         for name, why in skipped_engines.items():
             text += f"\n- engine {name} skipped: {why}"
         minutes = (time.monotonic() - t_start) / 60
@@ -183,8 +192,9 @@ def payload(busybox: str, cache: str, megabytes: int) -> str:
                                        megabytes)
 
 
-def run_rows(args: argparse.Namespace, engines: list[eng_mod.Engine], berth: eng_mod.Engine,
-             busybox: str, base: str, missing: list[str]) -> list[rows.Row]:
+def run_rows(args: argparse.Namespace, engines: list[eng_mod.Engine],
+             berth: Optional[eng_mod.Engine], busybox: str, base: str,
+             missing: list[str]) -> list[rows.Row]:
     results: list[rows.Row] = []
 
     def step(name: str) -> bool:
@@ -216,7 +226,10 @@ def run_rows(args: argparse.Namespace, engines: list[eng_mod.Engine], berth: eng
         tar = payload(busybox, args.cache, 48)
         results.append(rows.import_tar(engines, args.reps, tar))
     if step("playbook"):
-        results.append(playbook.playbook_row(berth, base, args.heavy_reps))  # type: ignore
+        if berth is None:
+            results.append(rows.Row("playbook", "s/ctr", skipped="the berth engine is not run"))
+        else:
+            results.append(playbook.playbook_row(berth, base, args.heavy_reps))  # type: ignore
     return results
 
 

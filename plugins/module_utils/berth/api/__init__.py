@@ -9,12 +9,29 @@ socket: chunked streams, hijack, errors), ``shapes`` (Docker's JSON shapes), one
 resource (``system``, ``containers``, ``images``, ``networks``, ``volumes``), ``events`` (the bus
 and the container monitor), ``daemon`` (context, boot), ``main`` (the command line).
 docs/api.md lists the endpoints.
+
+The names below are loaded on first use: the CLI's client mode imports ``berth.api.shapes`` for
+the create body, and must not pay for the daemon's modules (server, store, registry).
 """
 from __future__ import annotations
 
-from .daemon import BootReport, Context, Daemon, boot, build_router, default_socket_path
-from .events import EventBus
-from .shapes import API_VERSION, MIN_API_VERSION, create_body, spec_from_create
+import importlib
+from typing import Any
 
-__all__ = ["API_VERSION", "BootReport", "Context", "Daemon", "EventBus", "MIN_API_VERSION",
-           "boot", "build_router", "create_body", "default_socket_path", "spec_from_create"]
+_EXPORTS = {
+    "BootReport": "daemon", "Context": "daemon", "Daemon": "daemon", "boot": "daemon",
+    "build_router": "daemon", "default_socket_path": "daemon", "EventBus": "events",
+    "API_VERSION": "shapes", "MIN_API_VERSION": "shapes", "create_body": "shapes",
+    "spec_from_create": "shapes",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

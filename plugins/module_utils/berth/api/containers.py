@@ -109,7 +109,10 @@ def start(ctx: Any, req: Request, cid: str) -> Response:
     c = svc.resolve(cid)
     if c.running:
         return Response(304, b"", content_type="")
-    c = svc.start(c.id)
+    # berthd releases the run when the shim reports the exit (the monitor's watcher), so the
+    # shim starts no exit hook (a third interpreter) while this daemon lives
+    c = svc.start(c.id, released_by_caller=True)
+    ctx.monitor.started(c)
     _event(ctx, "start", c)
     return no_content()
 
@@ -125,7 +128,7 @@ def stop(ctx: Any, req: Request, cid: str) -> Response:
     if not c.running:
         return Response(304, b"", content_type="")
     c = svc.stop(c.id, _timeout(req), req.arg("signal") or None)
-    ctx.monitor.poll()  # "die" before "stop", as dockerd orders them
+    ctx.monitor.exited(c.id)  # "die" before "stop", as dockerd orders them
     _event(ctx, "stop", c)
     return no_content()
 
@@ -142,8 +145,9 @@ def kill(ctx: Any, req: Request, cid: str) -> Response:
 def restart(ctx: Any, req: Request, cid: str) -> Response:
     svc = ctx.containers()
     c = svc.stop(cid, _timeout(req), req.arg("signal") or None)
-    ctx.monitor.poll()
-    c = svc.start(c.id)
+    ctx.monitor.exited(c.id)
+    c = svc.start(c.id, released_by_caller=True)
+    ctx.monitor.started(c)
     _event(ctx, "start", c)
     _event(ctx, "restart", c)
     return no_content()
@@ -173,7 +177,7 @@ def remove(ctx: Any, req: Request, cid: str) -> Response:
     svc = ctx.containers()
     c = svc.resolve(cid)
     svc.remove(c.id, force=req.flag("force"), volumes=req.flag("v"))
-    ctx.monitor.poll()
+    ctx.monitor.forget(c.id)
     _event(ctx, "destroy", c)
     return no_content()
 
@@ -215,8 +219,35 @@ def _exited_since(svc: Any, cid: str, c: Any) -> Callable[[], bool]:
     return stopped
 
 
+class ExitWatch:
+    """``stop``/``idle`` for a log follower: ``idle`` sleeps until the monitor reports a change
+    (a start, an exit: the shim's ``wait`` op wakes it) or the poll interval passes, and
+    ``stop`` re-reads the container only after a change or every ``RECHECK`` seconds (a
+    container run by the daemonless CLI exits without telling berthd)."""
+
+    RECHECK = 0.25
+
+    def __init__(self, monitor: Any, stopped: Callable[[], bool]) -> None:
+        self.monitor = monitor
+        self.stopped = stopped
+        self.seen = -1
+        self.checked = 0.0
+
+    def stop(self) -> bool:
+        generation = self.monitor.generation
+        now = time.monotonic()
+        if generation == self.seen and now - self.checked < self.RECHECK:
+            return False
+        self.seen, self.checked = generation, now
+        return self.stopped()
+
+    def idle(self, seconds: float) -> None:
+        self.monitor.wait_change(self.seen, seconds)
+
+
 def _log_frames(svc: Any, c: Any, req: Request, follow: bool, since: Optional[float],
-                stop: Optional[Callable[[], bool]]) -> Iterator[bytes]:
+                stop: Optional[Callable[[], bool]],
+                idle: Optional[Callable[[float], object]] = None) -> Iterator[bytes]:
     from ..shim import read_logs
 
     want = {s for s in ("stdout", "stderr") if req.flag(s)}
@@ -229,7 +260,7 @@ def _log_frames(svc: Any, c: Any, req: Request, follow: bool, since: Optional[fl
             raise InvalidArgument(f"invalid value for tail: {tail_text}") from None
     for stream, data in read_logs(svc.paths(c.id).log, follow=follow, tail=tail, since=since,
                                   timestamps=req.flag("timestamps"), stop=stop,
-                                  poll_interval=0.05):
+                                  poll_interval=0.05, idle=idle):
         if stream in want:
             yield frame(stream, data, c.spec.tty)
 
@@ -244,10 +275,16 @@ def logs(ctx: Any, req: Request, cid: str) -> Response:
     since_text = req.arg("since")
     since = parse_since(since_text) if since_text and since_text != "0" else None
     follow = req.flag("follow")
-    stop = _exited_since(svc, c.id, c) if follow else None
+    stop: Optional[Callable[[], bool]] = None
+    idle = None
     if follow and not c.running and c.status != "created":
         stop = _already_stopped  # it has run and stopped: nothing more will come
-    chunks = _log_frames(svc, c, req, follow, since, stop)
+    elif follow:
+        watch = ExitWatch(ctx.monitor, _exited_since(svc, c.id, c))
+        stop, idle = watch.stop, watch.idle
+        if c.running:
+            ctx.monitor.watch(c.id)  # e.g. started by the daemonless CLI
+    chunks = _log_frames(svc, c, req, follow, since, stop, idle)
     return Response(200, content_type=RAW_STREAM if c.spec.tty else MULTIPLEXED_STREAM,
                     chunks=chunks)
 
@@ -261,26 +298,33 @@ def wait(ctx: Any, req: Request, cid: str) -> Response:
     c = svc.resolve(cid)
 
     def result() -> Iterator[bytes]:
-        code = _wait(svc, c, condition, ctx.monitor.removed_exit_codes)
+        code = _wait(svc, c, condition, ctx.monitor)
         yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
     return Response(200, chunks=result())
 
 
-def _wait(svc: Any, c: Any, condition: str, removed_exit_codes: dict[str, int]) -> int:
+#: a wait re-reads the container at least this often (the daemonless CLI changes it silently)
+WAIT_RECHECK = 0.5
+
+
+def _wait(svc: Any, c: Any, condition: str, monitor: Any) -> int:
+    """The exit code once ``condition`` holds. No polling for what berthd runs: the monitor's
+    watcher hears the exit from the shim's ``wait`` op and wakes this with ``wait_change``."""
     stopped = _exited_since(svc, c.id, c)
     code = int(c.state.get("exit_code") or 0)
     if condition == "not-running" and not c.running:
         return code
-    delay = 0.02
     while True:
+        seen = monitor.generation
         current = svc.records.get(c.id)
         if current is None:  # removed: the monitor noted the exit code if it did the removal
-            return removed_exit_codes.get(c.id, code)
+            return monitor.removed_exit_codes.get(c.id, code)
         if condition != "removed" and stopped():
             return int(svc._reconcile(current).state.get("exit_code") or 0)  # noqa: SLF001
         code = int(current.state.get("exit_code") or 0)
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+        if current.running:
+            monitor.watch(c.id)  # nothing if watched already
+        monitor.wait_change(seen, WAIT_RECHECK)
 
 
 def attach(ctx: Any, req: Request, cid: str) -> Response:
@@ -292,12 +336,15 @@ def attach(ctx: Any, req: Request, cid: str) -> Response:
         raise InvalidArgument("attach needs stream=1 or logs=1")
     since = None if req.flag("logs") else time.time()
     stop = _exited_since(svc, c.id, c)
+    watch = ExitWatch(ctx.monitor, stop)
+    if c.running:
+        ctx.monitor.watch(c.id)
 
     def pump(raw: Any) -> None:
         if req.flag("stdin") and c.spec.interactive:
             threading.Thread(target=_forward_stdin, args=(svc, c, raw.rfile, stop),
                              name="berthd-stdin", daemon=True).start()
-        for chunk in _log_frames(svc, c, req, req.flag("stream"), since, stop):
+        for chunk in _log_frames(svc, c, req, req.flag("stream"), since, watch.stop, watch.idle):
             raw.wfile.write(chunk)
             raw.wfile.flush()
     return Response(101, content_type=RAW_STREAM if c.spec.tty else MULTIPLEXED_STREAM,

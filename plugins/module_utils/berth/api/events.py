@@ -1,10 +1,11 @@
 """The event bus of berthd (``GET /events``) and the monitor that notices containers dying.
 
 Handlers publish what they did (container create/start/stop/destroy, image pull/tag/delete, network
-and volume create/destroy). A container exits on its own, under its shim: the monitor polls the
-container table and publishes ``die`` for each running -> exited transition (it also lets the
-service release what an exited container held, and auto-remove ``--rm`` containers, as dockerd
-does). A ring buffer keeps recent events for ``since``.
+and volume create/destroy). A container exits on its own, under its shim: the monitor learns of
+the exit from the shim's ``wait`` op (or, for containers berthd did not start, from a poll of the
+container table) and publishes ``die``; it also releases what the run held and auto-removes
+``--rm`` containers, as dockerd does, and wakes the handlers that wait for a change (``wait``,
+log followers). A ring buffer keeps recent events for ``since``.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ HISTORY = 1024
 MONITOR_INTERVAL = 0.5
 #: how many auto-removed containers' exit codes the monitor keeps for late waiters
 REMOVED_EXIT_CODES_KEPT = 256
+#: how long a shutdown waits for exits being handled (releases, auto-removals) to finish
+EXIT_HANDLING_LIMIT = 10.0
 
 
 class EventBus:
@@ -131,7 +134,13 @@ def container_attributes(c: Any) -> dict[str, str]:
 
 
 class ContainerMonitor:
-    """Publishes ``die`` (and ``destroy`` for auto-removed containers) as containers exit."""
+    """Publishes ``die`` (and ``destroy`` for auto-removed containers) as containers exit.
+
+    A container berthd starts (or is asked to wait for) is watched through its shim's ``wait``
+    op: a thread blocks on that connection, and once the shim replies (the final exit) it
+    releases the run, publishes ``die``, auto-removes ``--rm`` containers and wakes everyone in
+    ``wait_change``. The poll every ``interval`` seconds covers the rest: containers started
+    without berthd (the daemonless CLI), and shims too old for the ``wait`` op."""
 
     def __init__(self, store: Any, bus: EventBus, interval: float = MONITOR_INTERVAL) -> None:
         self.store = store
@@ -144,6 +153,13 @@ class ContainerMonitor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        #: id -> the token of the thread that waits on its shim (a restart replaces it)
+        self._watchers: dict[str, object] = {}
+        self._watch_lock = threading.Lock()
+        self._in_flight = 0  # exits being handled (a shutdown lets them finish)
+        #: bumped (and waiters woken) whenever a container starts, exits or is removed
+        self._generation = 0
+        self._change = threading.Condition()
 
     def start(self) -> None:
         self.poll()  # the baseline: what runs at start is not "dying"
@@ -154,6 +170,150 @@ class ContainerMonitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
+        with self._change:  # a release half done would wait for the next berth command
+            self._change.wait_for(lambda: self._in_flight == 0, EXIT_HANDLING_LIMIT)
+
+    # -- change notification ------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def changed(self) -> None:
+        with self._change:
+            self._generation += 1
+            self._change.notify_all()
+
+    def wait_change(self, seen: int, timeout: float) -> int:
+        """Sleep until the generation differs from ``seen`` (a start, exit or removal) or
+        ``timeout`` passes; the current generation."""
+        with self._change:
+            if self._generation == seen:
+                self._change.wait(timeout)
+            return self._generation
+
+    # -- watching shims -------------------------------------------------------------------------
+
+    def started(self, c: Any) -> None:
+        """berthd started ``c``: note it as running and watch its shim for the exit."""
+        with self._lock:  # running, even if it has exited already: that exit is news
+            self._known[c.id] = ("running", str(c.state.get("started_at") or ""))
+        self.watch(c.id, replace=True)
+        self.changed()
+
+    def watching(self, cid: str) -> bool:
+        with self._watch_lock:
+            return cid in self._watchers
+
+    def watch(self, cid: str, replace: bool = False) -> None:
+        """Learn of ``cid``'s final exit from its shim instead of the poll. ``replace``: a new run
+        (the old run's watcher, if still there, finds the container running and does nothing)."""
+        token = object()
+        with self._watch_lock:
+            if cid in self._watchers and not replace:
+                return
+            self._watchers[cid] = token
+        threading.Thread(target=self._watch, args=(cid, token), name="berthd-wait",
+                         daemon=True).start()
+
+    def _unwatch(self, cid: str, token: object) -> None:
+        with self._watch_lock:
+            if self._watchers.get(cid) is token:
+                del self._watchers[cid]
+
+    def _watch(self, cid: str, token: object) -> None:
+        from ..container import ContainerService, shimctl
+
+        try:
+            sock = shimctl.open_wait(ContainerService(self.store).paths(cid))
+        except shimctl.ShimError:
+            sock = None  # no shim answers: the run has ended, state.json is final
+        except (BerthError, OSError):
+            self._unwatch(cid, token)  # e.g. removed meanwhile: the poll tells the rest
+            return
+        if sock is not None:
+            with sock:
+                try:
+                    shimctl.wait_reply(sock)  # None: the shim died; the reconcile says so
+                except shimctl.ShimError:
+                    self._unwatch(cid, token)  # a shim without the wait op: the poll reports it
+                    return
+            self.changed()  # log followers: the log is complete, they need not wait for the rest
+        try:
+            self.exited(cid)
+        except Exception as e:  # noqa: BLE001 - keep the daemon; the poll retries
+            import sys
+
+            sys.stderr.write(f"berthd: container {cid[:12]} exit: {e}\n")
+        finally:
+            self._unwatch(cid, token)
+            self.changed()
+
+    def exited(self, cid: str) -> None:
+        """``cid``'s run has ended (its shim said so, or a stop returned): publish ``die`` once
+        per run, then auto-remove a ``--rm`` container or release what the run holds (network,
+        mounts, cgroup). Idempotent."""
+        from ..container import ContainerService
+
+        with self._change:
+            self._in_flight += 1
+        try:
+            svc = ContainerService(self.store)
+            with self._lock:
+                c = svc.records.get(cid)
+                if c is None:
+                    self._known.pop(cid, None)
+                    return
+                c = svc._reconcile(c)  # noqa: SLF001 - the service's refresh without release
+                died = self._note(c, ran=True)
+            # the removal releases the run too
+            if not (died and c.spec.auto_remove and self._auto_remove(svc, c)):
+                with contextlib.suppress(BerthError, OSError):
+                    svc.release_exited(cid)  # under the container's lock: after a stop or rm
+        finally:
+            with self._change:
+                self._in_flight -= 1
+                self._generation += 1
+                self._change.notify_all()
+
+    def forget(self, cid: str) -> None:
+        """``cid`` was removed by a request."""
+        with self._lock:
+            self._known.pop(cid, None)
+        self.changed()
+
+    def _note(self, c: Any, ran: bool) -> bool:
+        """Record ``c``'s state (the caller holds the lock); publish ``die`` if this is the
+        exit of a run not reported yet. True if it did."""
+        now = (c.status, str(c.state.get("started_at") or ""))
+        before = self._known.get(c.id)
+        self._known[c.id] = now
+        if now[0] not in ("exited", "dead"):
+            return False
+        if before is None:  # new since the last look: it may have started and ended between
+            if not (ran and now[1]):
+                return False
+        elif before[0] not in ("running", "paused", "restarting") and before[1] == now[1]:
+            return False  # reported already
+        code = int(c.state.get("exit_code") or 0)
+        self.bus.publish("container", "die", c.id, dict(container_attributes(c),
+                                                        exitCode=str(code)))
+        return True
+
+    def _auto_remove(self, svc: Any, c: Any) -> bool:
+        """Remove ``--rm`` container ``c`` after its exit; True if it did."""
+        with self._lock:
+            self._remember_removed(c.id, int(c.state.get("exit_code") or 0))
+        try:
+            svc.remove(c.id, force=True)
+        except (BerthError, OSError):
+            return False  # removed by someone else meanwhile (who reports it), or it failed
+        with self._lock:
+            self._known.pop(c.id, None)
+        self.bus.publish("container", "destroy", c.id, container_attributes(c))
+        return True
+
+    # -- the poll ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -165,36 +325,39 @@ class ContainerMonitor:
                 sys.stderr.write(f"berthd: container monitor: {e}\n")
 
     def poll(self) -> None:
+        """Containers without a watcher: publish their exits; watch the running ones."""
         from ..container import ContainerService
 
+        with self._watch_lock:
+            watched = set(self._watchers)
+        removed = []
+        to_watch = []
         with self._lock:
             svc = ContainerService(self.store)
             seen = {}
             for c in svc.records.all():
-                before = self._known.get(c.id)
+                if c.id in watched:  # its watcher reports the exit
+                    if c.id in self._known:
+                        seen[c.id] = self._known[c.id]
+                    continue
                 try:
                     c = svc.refresh(c)
                 except (BerthError, OSError):
                     continue
-                now = (c.status, str(c.state.get("started_at") or ""))
-                seen[c.id] = now
-                if before is None:  # new since the last poll: it may have started and ended between
-                    ran = self._baseline_taken and bool(now[1])
-                else:
-                    ran = before[0] in ("running", "paused", "restarting") or before[1] != now[1]
-                if ran and now[0] in ("exited", "dead"):
-                    code = int(c.state.get("exit_code") or 0)
-                    self.bus.publish("container", "die", c.id, dict(
-                        container_attributes(c), exitCode=str(code)))
-                    if c.spec.auto_remove:
-                        with contextlib.suppress(BerthError, OSError):
-                            self._remember_removed(c.id, code)
-                            svc.remove(c.id, force=True)
-                            self.bus.publish("container", "destroy", c.id,
-                                             container_attributes(c))
-                            seen.pop(c.id, None)
+                if c.status in ("running", "paused", "restarting"):
+                    to_watch.append(c.id)
+                died = self._note(c, ran=self._baseline_taken)
+                seen[c.id] = self._known[c.id]
+                if died and c.spec.auto_remove:
+                    removed.append(c)
             self._known = seen
             self._baseline_taken = True
+        for c in removed:
+            self._auto_remove(svc, c)
+        for cid in to_watch:
+            self.watch(cid)
+        if removed:
+            self.changed()
 
     def _remember_removed(self, cid: str, code: int) -> None:
         if len(self.removed_exit_codes) >= REMOVED_EXIT_CODES_KEPT:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import io
 import os
+import queue
 import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
 from ..errors import BerthError, InvalidArgument
+from ..registry.progress import Progress
 from .containers import docker_filters
 from .routing import Request, Response, Router, json_response
-from .shapes import JSONProgress
 
 
 def register(r: Router) -> None:
@@ -31,6 +32,37 @@ def register(r: Router) -> None:
     r.add("POST", "/images/{name:path}/tag", tag)
     r.add("POST", "/images/{name:path}/push", push)
     r.add("DELETE", "/images/{name:path}", remove)
+
+
+class JSONProgress(Progress):
+    """Pull/push progress as Docker's JSON messages, queued for a streaming response.
+
+    The engine reports from worker threads; the response generator drains ``messages``."""
+
+    DONE = object()
+
+    def __init__(self) -> None:
+        self.messages: "queue.Queue[Any]" = queue.Queue()
+
+    def message(self, text: str) -> None:
+        self.messages.put({"status": text})
+
+    def layer(self, ident: str, status: str, current: Optional[int] = None,
+              total: Optional[int] = None) -> None:
+        from ..registry.progress import render_bar, short_id
+
+        msg: dict[str, Any] = {"status": status, "id": short_id(ident)}
+        if current is not None:
+            msg["progressDetail"] = {"current": current, **({"total": total} if total else {})}
+            msg["progress"] = render_bar(current, total)
+        else:
+            msg["progressDetail"] = {}
+        self.messages.put(msg)
+
+    def finish(self, last: Optional[dict[str, Any]] = None) -> None:
+        if last is not None:
+            self.messages.put(last)
+        self.messages.put(self.DONE)
 
 
 def _error_message(exc: BaseException) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Docker Engine API v1.41 JSON shapes, in one place: the create body <-> ``ContainerSpec``, list
-rows, ``/version`` and ``/info``, and pull/push progress messages.
+rows, ``/version`` and ``/info``.
 
 The same two functions (``spec_from_create`` and ``create_body``) serve the daemon and the CLI's
 client mode, so a container created through berthd keeps every option the CLI knows.
@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import platform
-import queue
 import threading
 from collections.abc import Mapping
 from typing import Any, Optional
 
 from .. import __version__
 from ..errors import InvalidArgument
-from ..registry.progress import Progress
 
 API_VERSION = "1.41"
 MIN_API_VERSION = "1.12"
@@ -139,9 +137,11 @@ def _publish_from_bindings(bindings: Mapping[str, Any]) -> list[str]:
 
 
 def _bindings_from_publish(publish: list[str]) -> dict[str, list[dict[str, str]]]:
+    out: dict[str, list[dict[str, str]]] = {}
+    if not publish:
+        return out  # the CLI's client mode need not import berth.network
     from ..network import parse_publish
 
-    out: dict[str, list[dict[str, str]]] = {}
     for text in publish:
         for m in parse_publish(text):
             first, last = m.host_port_range
@@ -306,36 +306,3 @@ def _device_dict(text: str) -> dict[str, str]:
     from ..container.inspect import _device_entry
 
     return _device_entry(text)
-
-
-# -- images ---------------------------------------------------------------------------------------
-
-class JSONProgress(Progress):
-    """Pull/push progress as Docker's JSON messages, queued for a streaming response.
-
-    The engine reports from worker threads; the response generator drains ``messages``."""
-
-    DONE = object()
-
-    def __init__(self) -> None:
-        self.messages: "queue.Queue[Any]" = queue.Queue()
-
-    def message(self, text: str) -> None:
-        self.messages.put({"status": text})
-
-    def layer(self, ident: str, status: str, current: Optional[int] = None,
-              total: Optional[int] = None) -> None:
-        from ..registry.progress import render_bar, short_id
-
-        msg: dict[str, Any] = {"status": status, "id": short_id(ident)}
-        if current is not None:
-            msg["progressDetail"] = {"current": current, **({"total": total} if total else {})}
-            msg["progress"] = render_bar(current, total)
-        else:
-            msg["progressDetail"] = {}
-        self.messages.put(msg)
-
-    def finish(self, last: Optional[dict[str, Any]] = None) -> None:
-        if last is not None:
-            self.messages.put(last)
-        self.messages.put(self.DONE)
