@@ -166,7 +166,7 @@ class Berthd(Berth):
     name = "berthd"
 
     #: verbs ``berth -H`` cannot send (cli/client.py's REMOTE table): their rows skip
-    UNSUPPORTED = ("build", "exec", "save", "load", "commit", "export", "cp")
+    UNSUPPORTED = ("exec", "save", "load", "commit", "export", "cp")
 
     def __init__(self, base: str, pycache: str) -> None:
         super().__init__(base, pycache)

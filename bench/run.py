@@ -145,8 +145,11 @@ def main(argv: list[str]) -> int:
             except Exception as exc:  # noqa: BLE001 - bench the engines that work
                 skipped_engines[name] = str(exc).splitlines()[0][:200]
                 log(f"{name} skipped: {skipped_engines[name]}")
-                engine.stop()
                 engines.remove(engine)
+                try:
+                    engine.stop()
+                except Exception as stop_exc:  # noqa: BLE001 - the other engines still run
+                    log(f"stopping {name} failed: {stop_exc}")
         subjects = [e.name for e in engines if e.name in SUBJECTS]
         if not subjects:
             sys.exit("bench: berth itself does not work here; see the messages above")

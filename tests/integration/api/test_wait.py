@@ -139,15 +139,3 @@ def test_berth_host_run_and_wait_through_the_daemon(berthd):
         time.sleep(0.05)
     assert not run_dir.exists()
 
-
-def test_berth_host_import(berthd, busybox_rootfs_tar):
-    env = berthd.env
-    out = env.berth("--host", berthd.host, "import", busybox_rootfs_tar, "imported:1")
-    assert out.stdout.decode().strip().startswith("sha256:")
-    with open(busybox_rootfs_tar, "rb") as f:  # a pipe: sent chunked
-        piped = env.berth("--host", berthd.host, "import", "-", "imported:2", input=f.read())
-    assert piped.stdout.decode().strip().startswith("sha256:")
-    images = env.berth("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.decode().split()
-    assert {"imported:1", "imported:2"} <= set(images)
-    bad = env.berth("--host", berthd.host, "import", "/nonexistent.tar", "x:1", check=False)
-    assert bad.returncode != 0 and b"no such file" in bad.stderr

@@ -3,7 +3,7 @@ and volume verbs sent to berthd over its Docker-compatible API.
 
 ``APIClient`` speaks HTTP/1.1 over a unix socket (a small reader of berthd's replies: no
 http.client, no new dependency); ``run_remote(args, host)`` maps a parsed command to the API.
-Verbs without a remote form (exec, build, commit, ...) say so instead of silently running
+Verbs without a remote form (exec, commit, cp, ...) say so instead of silently running
 daemonless. This module and what it imports are the whole client: no engine service (store,
 network, registry), so a command costs the interpreter's start and little more."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Callable, Optional
 from urllib.parse import quote, urlencode
 
 from ..errors import BerthError, Conflict, InvalidArgument, NotFound
-from . import container_info, containers, images, output, registry, volumes
+from . import build, container_info, containers, images, output, registry, volumes
 
 API_PREFIX = "/v1.41"
 
@@ -565,6 +565,12 @@ def volume_rm(api: APIClient, args: argparse.Namespace) -> int:
         "DELETE", f"/volumes/{_q(n)}", {"force": int(args.force)}))
 
 
+def remote_build(api: APIClient, args: argparse.Namespace) -> int:
+    from .remote_build import build as send_build
+
+    return send_build(api, args)
+
+
 REMOTE: dict[Callable[..., int], Callable[[APIClient, argparse.Namespace], int]] = {
     container_info.cmd_ps: ps, container_info.cmd_logs: logs, container_info.cmd_inspect: inspect,
     containers.cmd_create: create, containers.cmd_run: run, containers.cmd_start: start,
@@ -574,7 +580,7 @@ REMOTE: dict[Callable[..., int], Callable[[APIClient, argparse.Namespace], int]]
     containers.cmd_wait: wait,
     images.cmd_images: images_list, images.cmd_tag: tag, images.cmd_rmi: rmi,
     images.cmd_inspect: inspect, images.cmd_import: import_image,
-    registry.cmd_pull: pull, registry.cmd_push: push,
+    registry.cmd_pull: pull, registry.cmd_push: push, build.cmd_build: remote_build,
     volumes.cmd_create: volume_create, volumes.cmd_ls: volume_ls,
     volumes.cmd_inspect: volume_inspect, volumes.cmd_rm: volume_rm,
 }
