@@ -23,7 +23,7 @@ except ImportError:
     def dataclass_transform(**_kwargs: Any) -> Callable[[Any], Any]:  # type: ignore[misc]
         return lambda cls: cls
 
-__all__ = ["FrozenInstanceError", "Value", "field", "fields"]
+__all__ = ["FrozenInstanceError", "Value", "asdict", "field", "fields"]
 
 _MISSING: Any = object()
 V = TypeVar("V")  # no bound="Value": a string bound costs a compile() (~1 ms) at import
@@ -51,6 +51,24 @@ def field(*, default: Any = _MISSING, default_factory: Any = _MISSING,
 def fields(value: Any) -> Tuple[str, ...]:
     """The field names of a value class or instance, in order."""
     return value._fields
+
+
+def asdict(value: Any) -> Dict[str, Any]:
+    """A value's fields as a dict, copied through nested values, lists, tuples and dicts, like
+    ``dataclasses.asdict`` (other leaves, immutable in berth's values, are shared)."""
+    return {name: _copied(getattr(value, name)) for name in value._fields}
+
+
+def _copied(obj: Any) -> Any:
+    if isinstance(obj, Value):
+        return asdict(obj)
+    if isinstance(obj, list):
+        return [_copied(item) for item in obj]
+    if isinstance(obj, tuple):
+        return tuple(_copied(item) for item in obj)
+    if isinstance(obj, dict):
+        return {_copied(key): _copied(item) for key, item in obj.items()}
+    return obj
 
 
 def _is_class_var(annotation: Any) -> bool:

@@ -22,7 +22,7 @@ def test_a_spec_parser_does_not_import_the_service_runtime_or_volumes() -> None:
     """)
     labels, modules = out.splitlines()
     assert labels == "{'a': 'b'}"
-    assert modules == "['berth.container', 'berth.container.spec', 'berth.errors']"
+    assert modules == "['berth.container', 'berth.container.spec', 'berth.errors', 'berth.values']"
 
 
 def test_every_public_name_resolves_to_its_submodule_object() -> None:

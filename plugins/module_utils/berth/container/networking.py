@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..store import Store
+from ..values import Value, field
 
 DEFAULT = "bridge"
 SPECIAL = ("host", "none")
 JOIN = "container:"
 
 
-@dataclass
-class Attachment:
+class Attachment(Value):
     """What a container got from its network setup: the namespace, its address, Docker's
     NetworkSettings."""
     mode: str                               # "none" | "host" | "container:<id>" | a network name

@@ -3,11 +3,11 @@ known state (JSON columns), plus lookup by ID, unique ID prefix or name."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import Conflict, NotFound
 from ..store import Store
+from ..values import Value, field
 from .names import ID_PATTERN, check_name, random_name
 from .spec import ContainerSpec
 
@@ -34,8 +34,7 @@ CREATED_STATE: dict[str, Any] = {
 }
 
 
-@dataclass
-class Container:
+class Container(Value):
     """One container as the database keeps it: identity, image, spec, Docker config and state."""
     id: str
     name: str

@@ -1,18 +1,17 @@
 """The structured spec of a container: what the user asked for, option by option.
 
-This dataclass (not a command line) is what the database keeps, so the Ansible modules can compare a
+This value class (not a command line) is what the database keeps, so the Ansible modules can compare a
 desired container with an existing one field by field. The parsers here turn Docker's flag syntax
 (``32m``, ``on-failure:3``, ``nofile=1024:2048``) into the structured values.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import InvalidArgument
+from ..values import Value, asdict, field, fields
 
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 NETWORK_MODES_BUILTIN = ("none", "host", "bridge", "default")
@@ -21,8 +20,7 @@ _UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4, "p"
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtpb]?)b?$", re.IGNORECASE)
 
 
-@dataclass
-class ContainerSpec:
+class ContainerSpec(Value):
     """Everything ``berth create``/``run`` accepts; ``None``/empty means "the default"."""
 
     image: str
@@ -75,11 +73,11 @@ class ContainerSpec:
     runtime: str = "berth"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ContainerSpec":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = set(fields(cls))
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> "ContainerSpec":

@@ -7,11 +7,11 @@ import ipaddress
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import InvalidArgument
 from ..paths import DEFAULT_ROOT, config_dir
+from ..values import Value, field
 
 DEFAULT_BRIDGE = "berth0"
 DEFAULT_BIP = "10.88.0.1/16"
@@ -21,8 +21,7 @@ DEFAULT_POOLS: tuple[tuple[str, int], ...] = (("10.89.0.0/16", 24), ("10.90.0.0/
 IFNAMSIZ = 15
 
 
-@dataclass
-class Pool:
+class Pool(Value):
     """An address pool: ``base`` is cut into subnets of prefix length ``size``."""
     base: ipaddress.IPv4Network
     size: int
@@ -31,8 +30,7 @@ class Pool:
         return self.base.subnets(new_prefix=self.size)
 
 
-@dataclass
-class NetworkConfig:
+class NetworkConfig(Value):
     """daemon.json's network settings: the default bridge, its address, the MTU, the pools."""
     bridge: Optional[str] = None  # None: see default_bridge_name
     bip: Optional[ipaddress.IPv4Interface] = None  # None: pick 10.88.0.1/16 or a free default

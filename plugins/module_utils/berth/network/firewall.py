@@ -25,10 +25,10 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import BerthError
+from ..values import Value
 from .portmap import PortMapping
 
 IPTABLES = "iptables"
@@ -65,8 +65,7 @@ class FirewallError(BerthError):
     """iptables refused a change."""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Value, frozen=True):
     """One iptables rule of berth's, without its comment tag (``line`` adds it)."""
     table: str
     chain: str
@@ -82,8 +81,7 @@ class Rule:
         return " ".join(parts)
 
 
-@dataclass(frozen=True)
-class SavedRule:
+class SavedRule(Value, frozen=True):
     """One ``-A`` line of iptables-save that carries a berth comment."""
     table: str
     chain: str
@@ -257,8 +255,7 @@ _DPORT = re.compile(r" --dport (\d+)(?: |$)")
 _DEST = re.compile(r" -d ([0-9.]+)(?:/32)?(?: |$)")
 
 
-@dataclass
-class Snapshot:
+class Snapshot(Value):
     """One parsed dump of some of berth's tables."""
     chains: set[tuple[str, str]]
     lines: list[str]            # every rule as ``table|line``

@@ -8,10 +8,10 @@ from __future__ import annotations
 import ipaddress
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from ..errors import Conflict, InvalidArgument
+from ..values import Value
 from .config import DEFAULT_BIP, NetworkConfig, Pool
 
 IPv4Network = ipaddress.IPv4Network
@@ -19,15 +19,13 @@ IPv4Address = ipaddress.IPv4Address
 MAX_PREFIX = 30  # a network, a gateway, one container and a broadcast address at least
 
 
-@dataclass(frozen=True)
-class UsedRange:
+class UsedRange(Value, frozen=True):
     """Something a new subnet must not overlap: a host route or another berth network."""
     network: IPv4Network
     owner: str  # for the error message: "route on eth0", "network web"
 
 
-@dataclass(frozen=True)
-class SubnetSpec:
+class SubnetSpec(Value, frozen=True):
     """A network's subnet, gateway and the range its containers' addresses come from."""
     subnet: IPv4Network
     gateway: IPv4Address

@@ -11,10 +11,10 @@ import ctypes
 import errno
 import ipaddress
 import os
-from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import BerthError, Conflict
+from ..values import Value
 from .rtnl import CLONE_NEWNET, RT_TABLE_LOCAL, LinkMsg, NetlinkError, Rtnl
 from .rtnl import libc as _libc
 
@@ -103,8 +103,7 @@ def is_netns(path: str) -> bool:
 
 # ---- links ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Link:
+class Link(Value, frozen=True):
     """A host network interface as berth sees it (``tag``: the berth object it belongs to)."""
     index: int
     name: str
@@ -194,8 +193,7 @@ def new_veth_name() -> str:
     return "veth" + os.urandom(4).hex()[:7]
 
 
-@dataclass(frozen=True)
-class EndpointSpec:
+class EndpointSpec(Value, frozen=True):
     """A container's veth endpoint: the bridge it joins and the namespace side's settings."""
     bridge: str
     netns: str

@@ -13,17 +13,16 @@ import errno
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional, Union
 
 from ..errors import Conflict, InvalidArgument
+from ..values import Value, asdict
 
 PROTOCOLS = ("tcp", "udp")
 RANDOM_TRIES = 64
 
 
-@dataclass(frozen=True)
-class PortMapping:
+class PortMapping(Value, frozen=True):
     """One published port (``-p``): the container's port and the host address and port."""
     container_port: int
     protocol: str = "tcp"
@@ -205,7 +204,7 @@ def resolve(mappings: Iterable[PortMapping],
         else:
             port = _random_port(m, taken)
         taken.append((m.protocol, m.host_ip, port))
-        out.append(replace(m, host_port=port, host_port_range=(0, 0)))
+        out.append(m.replace(host_port=port, host_port_range=(0, 0)))
     return out
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BerthError
+from ..values import Value, asdict, field
 from . import firewall, netlink, records
 from .portmap import PortMapping
 
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from .manager import NetworkManager
 
 
-@dataclass
-class CheckReport:
+class CheckReport(Value):
     """What ``check`` found: kernel objects without records, records without objects, others'."""
     leaked: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)

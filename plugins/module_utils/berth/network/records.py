@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import sqlite3
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 from ..errors import BerthError
 from ..store import Database
+from ..values import Value, field
 
 SCHEMA_V1 = """
 CREATE TABLE networks (
@@ -68,8 +68,7 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass
-class Network:
+class Network(Value):
     """A network's row: its driver, bridge and addressing."""
     id: str
     name: str
@@ -108,8 +107,7 @@ class Network:
                       json.dumps(self.options, sort_keys=True), self.created or now()))
 
 
-@dataclass
-class Endpoint:
+class Endpoint(Value):
     """A container's attachment to a network: its address, interface, aliases and ports."""
     network_id: str
     container_id: str

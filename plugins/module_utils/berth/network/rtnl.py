@@ -21,8 +21,9 @@ import os
 import socket
 import struct
 import threading
-from dataclasses import dataclass
 from typing import Optional
+
+from ..values import Value
 
 # message types and flags (linux/rtnetlink.h, linux/netlink.h)
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
@@ -63,8 +64,7 @@ class NetlinkError(OSError):
     """The kernel refused a request; ``errno`` says why."""
 
 
-@dataclass(frozen=True)
-class LinkMsg:
+class LinkMsg(Value, frozen=True):
     """The fields of an RTM_NEWLINK reply that berth reads."""
     index: int
     name: str
@@ -74,8 +74,7 @@ class LinkMsg:
     up: bool
 
 
-@dataclass(frozen=True)
-class RouteMsg:
+class RouteMsg(Value, frozen=True):
     """The fields of an RTM_NEWROUTE reply that berth reads."""
     dst: Optional[ipaddress.IPv4Address]   # None: the default route
     dst_len: int

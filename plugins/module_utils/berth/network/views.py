@@ -2,15 +2,14 @@
 (``docker network inspect`` and ``NetworkSettings.Networks`` entries)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..values import Value, field
 from .portmap import PortMapping, docker_ports
 from .records import Endpoint, Network
 
 
-@dataclass
-class Attachment:
+class Attachment(Value):
     """A container on one network. ``netns_path`` is None for the host network."""
     container_id: str
     network: str

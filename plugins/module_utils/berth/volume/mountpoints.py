@@ -8,14 +8,13 @@ at when the container is created.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import InvalidArgument
+from ..values import Value, asdict, field, fields
 
 MOUNT_TYPES = ("bind", "volume", "tmpfs")
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -28,8 +27,7 @@ _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 **
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtb]?)b?$", re.IGNORECASE)
 
 
-@dataclass
-class MountPoint:
+class MountPoint(Value):
     """One mount of a container, resolved at create (Docker's MountPoint, plus how to set it up)."""
 
     type: str                      # bind | volume | tmpfs
@@ -48,11 +46,11 @@ class MountPoint:
     volume_labels: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MountPoint":
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = set(fields(cls))
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def docker(self) -> dict[str, Any]:

@@ -14,11 +14,11 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..store import Store
+from ..values import Value, field
 from . import local
 
 #: Docker marks anonymous volumes with this label; ``prune`` without ``--all`` removes only those.
@@ -50,8 +50,7 @@ MIGRATIONS = [
 ]
 
 
-@dataclass
-class Volume:
+class Volume(Value):
     """A volume's record: its driver, where its data lives, labels and driver options."""
     name: str
     driver: str
