@@ -1,7 +1,7 @@
 """``python -m berth.cli``."""
 from __future__ import annotations
 
-from .main import main
+from .main import console
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()
