@@ -7,7 +7,9 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import threading
 from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -94,3 +96,23 @@ def cleaned_up(build: Callable[..., T]) -> Iterator[Callable[..., T]]:
     finally:
         for obj in made:
             obj.cleanup()
+
+
+class ServedHTTP:
+    """A threaded HTTP server on 127.0.0.1 (``port`` 0: a free one) serving ``handler`` from a
+    thread until ``close``. ``quiet``: no traceback when a client hangs up mid-reply, as clients
+    do on the hostile replies the tests send."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0,
+                 quiet: bool = False) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        if quiet:
+            self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()

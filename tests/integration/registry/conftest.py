@@ -9,17 +9,17 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from registry_helpers import free_port
+from testlib import ServedHTTP
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 TOKEN_SERVICE = "berth-test-registry"
@@ -148,14 +148,10 @@ class TokenServer:
         self.kid = _libtrust_key_id(der)
         self.port = free_port()
         self.realm = f"http://127.0.0.1:{self.port}/token"
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server = ServedHTTP(self._handler(), self.port)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+        self.server.close()
 
     def sign(self, claims: dict) -> str:
         header = {"typ": "JWT", "alg": "RS256", "kid": self.kid}

@@ -12,11 +12,12 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
 from registry_helpers import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, tar_gz
+from testlib import ServedHTTP
 
 from berth.errors import DigestMismatch, InvalidArgument
 from berth.image import ImageStore
@@ -261,16 +262,11 @@ class BreakingMirror:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.handle_error = lambda request, address: None
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server = ServedHTTP(Handler, quiet=True)
+        self.url = f"http://127.0.0.1:{self.server.port}"
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
+        self.server.close()
 
 
 def test_pull_resumes_on_the_origin_after_a_mirror_broke_off_and_hashes_once(registry, blobs, berth_env,

@@ -8,7 +8,7 @@ from typing import ClassVar, Dict, List, Optional
 import pytest
 from testlib import python_output
 
-from berth.values import FrozenInstanceError, Value, field, fields
+from berth.values import FrozenInstanceError, Value, asdict, field, fields
 
 
 class Point(Value, frozen=True):
@@ -87,6 +87,27 @@ def test_replace_copies_with_changes_and_checks_names() -> None:
     assert moved == Labelled(1, 5, label="a") and point.y == 2 and type(moved) is Labelled
     with pytest.raises(TypeError):
         point.replace(z=1)
+
+
+@dataclasses.dataclass
+class BagDC:
+    name: str
+    items: List[int] = dataclasses.field(default_factory=list)
+    meta: Dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def test_asdict_copies_nested_values_and_containers_like_dataclasses() -> None:
+    class Holder(Value):
+        bag: Bag
+        pairs: List[tuple] = field(default_factory=list)
+
+    holder = Holder(Bag("b", [1, 2], {"k": "v"}), [(Point(1), [3])])
+    plain = asdict(holder)
+    assert plain == {"bag": dataclasses.asdict(BagDC("b", [1, 2], {"k": "v"})),
+                     "pairs": [({"x": 1, "y": 0, "note": ""}, [3])]}
+    plain["bag"]["items"].append(9)
+    plain["pairs"][0][1].append(9)
+    assert holder.bag.items == [1, 2] and holder.pairs[0][1] == [3]  # copies, not shared
 
 
 def test_importing_values_imports_no_dataclasses() -> None:

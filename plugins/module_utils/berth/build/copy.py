@@ -21,7 +21,7 @@ from typing import List, Optional, Sequence, Tuple
 from ..errors import InvalidArgument
 from ..image import compression, layers
 from ..runtime.mounts import secure_join
-from .sources import CHUNK, Included, Source, checksum, parse_chmod
+from .sources import CHUNK, Included, Source, checksum, included_children, parse_chmod
 
 __all__ = ["CHUNK", "Included", "Source", "Writer", "checksum", "glob_rootfs", "is_archive",
            "parse_chmod", "resolve_chown", "set_tree_mtime", "unpack_archive"]
@@ -145,14 +145,7 @@ class Writer:
         self._copy_children(source, source.host, source.rel, target_dir)
 
     def _copy_children(self, source: Source, host: str, rel: str, target_dir: str) -> None:
-        with os.scandir(host) as it:
-            names = sorted((e.name for e in it), key=os.fsencode)
-        for name in names:
-            child_rel = name if rel in ("", ".") else rel + "/" + name
-            if source.included is not None and not source.included(child_rel):
-                continue
-            child = os.path.join(host, name)
-            st = os.lstat(child)
+        for name, child_rel, child, st in included_children(source, host, rel):
             made = self._entry(source, child, st, target_dir, name, top=False)
             if made is not None:
                 self._copy_children(source, child, child_rel, made)

@@ -55,6 +55,17 @@ def _walk(source: Source) -> Iterator[Tuple[str, str, os.stat_result]]:
 
 def _walk_dir(source: Source, host: str, rel: str, below: str
               ) -> Iterator[Tuple[str, str, os.stat_result]]:
+    for name, child_rel, child, st in included_children(source, host, rel):
+        child_below = below + "/" + name if below else name
+        yield child_below, child, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(source, child, child_rel, child_below)
+
+
+def included_children(source: Source, host: str, rel: str
+                      ) -> Iterator[Tuple[str, str, str, os.stat_result]]:
+    """(name, path in the context, host path, lstat) of each entry of directory ``host`` (``rel``
+    in the context) that the source's filter keeps, in byte order of the names."""
     with os.scandir(host) as it:
         names = sorted((e.name for e in it), key=os.fsencode)
     for name in names:
@@ -62,11 +73,7 @@ def _walk_dir(source: Source, host: str, rel: str, below: str
         if source.included is not None and not source.included(child_rel):
             continue
         child = os.path.join(host, name)
-        st = os.lstat(child)
-        child_below = below + "/" + name if below else name
-        yield child_below, child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(source, child, child_rel, child_below)
+        yield name, child_rel, child, os.lstat(child)
 
 
 def checksum(sources: Sequence[Source]) -> str:
