@@ -7,6 +7,7 @@ import signal
 import socket
 
 import pytest
+from testlib import python_output
 
 from berth.errors import InvalidArgument, NotFound
 from berth.shim import RestartPolicy, client, read_state
@@ -147,3 +148,13 @@ def test_wire_format_and_frame_reader():
         a.sendall(frame(1, b"hello\n") + frame(2, b"") + frame(2, b"err\nmore"))
         a.close()
         assert list(client.read_frames(b)) == [(1, b"hello\n"), (2, b""), (2, b"err\nmore")]
+
+
+def test_the_shim_imports_without_typing() -> None:
+    """typing costs every idle shim ~1 MB of RSS (issue 9's budget is 12 MB per container)."""
+    out = python_output("""
+        import berth.shim.main
+        print(sorted(name for name, module in sys.modules.items()
+                     if module is not None and name in ('typing', 'dataclasses', 'berth.runtime')))
+    """, unimportable=["typing"])
+    assert out == "[]\n"
