@@ -116,3 +116,14 @@ class ServedHTTP:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+def send_a_third_and_hang_up(handler: BaseHTTPRequestHandler, content: bytes) -> None:
+    """Announce all of ``content`` (200, Content-Length), send its first third, drop the
+    connection: a download broken off mid-blob."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(content)))
+    handler.end_headers()
+    handler.wfile.write(content[: len(content) // 3])
+    handler.wfile.flush()
+    handler.close_connection = True

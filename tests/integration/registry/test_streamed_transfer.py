@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from registry_helpers import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, tar_gz
-from testlib import ServedHTTP
+from testlib import ServedHTTP, send_a_third_and_hang_up
 
 from berth.errors import DigestMismatch, InvalidArgument
 from berth.image import ImageStore
@@ -255,12 +255,7 @@ class BreakingMirror:
                 if self.headers.get("Range"):
                     self.send_error(500)
                     return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content[: len(content) // 3])
-                self.wfile.flush()
-                self.close_connection = True
+                send_a_third_and_hang_up(self, content)
 
         self.server = ServedHTTP(Handler, quiet=True)
         self.url = f"http://127.0.0.1:{self.server.port}"

@@ -47,7 +47,7 @@ def test_importing_the_package_imports_no_submodule() -> None:
         from berth.build import DockerIgnore
         print('berth.build.instructions' in sys.modules, 'berth.build.builder' in sys.modules)
     """)
-    assert out == "['berth.build']\nFalse False\n"
+    assert out == "['berth.build', 'berth.lazy']\nFalse False\n"
 
 
 def test_every_public_name_resolves_to_its_submodule_object() -> None:

@@ -11,7 +11,7 @@ def test_importing_the_package_imports_no_submodule() -> None:
         import berth.container
         print(sorted(m for m in sys.modules if m.startswith('berth.')))
     """)
-    assert out == "['berth.container']\n"
+    assert out == "['berth.container', 'berth.lazy']\n"
 
 
 def test_a_spec_parser_does_not_import_the_service_runtime_or_volumes() -> None:
@@ -22,7 +22,7 @@ def test_a_spec_parser_does_not_import_the_service_runtime_or_volumes() -> None:
     """)
     labels, modules = out.splitlines()
     assert labels == "{'a': 'b'}"
-    assert modules == "['berth.container', 'berth.container.spec', 'berth.errors', 'berth.values']"
+    assert modules == "['berth.container', 'berth.container.spec', 'berth.errors', 'berth.lazy', 'berth.values']"
 
 
 def test_every_public_name_resolves_to_its_submodule_object() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from testlib import ServedHTTP
+from testlib import ServedHTTP, send_a_third_and_hang_up
 
 from berth.errors import DigestMismatch
 from berth.registry import InvalidResponse, RegistryClient, UnsupportedMediaType, fetch_blob
@@ -93,13 +93,8 @@ def test_blob_redirect_drops_authorization_and_resumes_after_a_dropped_connectio
 
     def serve_blob(h: BaseHTTPRequestHandler) -> None:
         attempts.append(h.headers.get("Range"))
-        if len(attempts) == 1:  # announce everything, send a third, hang up
-            h.send_response(200)
-            h.send_header("Content-Length", str(len(BLOB)))
-            h.end_headers()
-            h.wfile.write(BLOB[: len(BLOB) // 3])
-            h.wfile.flush()
-            h.close_connection = True
+        if len(attempts) == 1:
+            send_a_third_and_hang_up(h, BLOB)
             return
         if not h.headers.get("Range"):
             reply(h, 200, BLOB)

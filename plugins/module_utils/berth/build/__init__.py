@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import lazy
+
 if TYPE_CHECKING:  # at run time these come from __getattr__, on first use
     from .builder import BuildError, Builder, BuildOptions, BuildResult
     from .cache import BuildCache
@@ -47,10 +49,8 @@ def __getattr__(name: str) -> Any:
     elif name == "BuildCache":
         from . import cache as module
     else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+        raise lazy.no_such_name(__name__, name)
+    return lazy.keep(globals(), module, name)
 
 
 def __dir__() -> list[str]:

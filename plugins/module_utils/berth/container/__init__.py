@@ -18,6 +18,8 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from .. import lazy
+
 if TYPE_CHECKING:  # at run time these come from __getattr__, on first use
     from .inspect import inspect, matches, parse_filters, ps_row, status_text
     from .records import Container
@@ -50,10 +52,8 @@ def __getattr__(name: str) -> Any:
     elif name in ("ShimError", "StartFailed"):
         from . import shimctl as module
     else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+        raise lazy.no_such_name(__name__, name)
+    return lazy.keep(globals(), module, name)
 
 
 class _Package(types.ModuleType):

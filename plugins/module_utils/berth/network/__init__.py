@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import lazy
+
 if TYPE_CHECKING:  # at run time these come from __getattr__, on first use
     from .config import NetworkConfig
     from .hosts import hosts_file, parse_add_host, resolv_conf, write_in_place
@@ -52,7 +54,5 @@ def __getattr__(name: str) -> Any:
     elif name == "Attachment":
         from . import views as module
     else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+        raise lazy.no_such_name(__name__, name)
+    return lazy.keep(globals(), module, name)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import lazy
+
 if TYPE_CHECKING:  # at run time these come from __getattr__, on first use
     from .copyup import CopyUpError, copy_up
     from .local import VolumeMountError
@@ -50,7 +52,5 @@ def __getattr__(name: str) -> Any:
     elif name == "VolumeMountError":
         from . import local as module
     else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+        raise lazy.no_such_name(__name__, name)
+    return lazy.keep(globals(), module, name)
