@@ -54,8 +54,9 @@ def write_shim_json(paths: ContainerPaths, config: Mapping[str, Any]) -> None:
 class PendingShim:
     """A shim started before its container is ready to start: its interpreter, its imports and
     the runtime child of the first start load on another CPU while the caller mounts the rootfs,
-    wires the network and writes the bundle. ``go`` hands it the run dir and waits for the
-    outcome of the first start; ``discard`` (the start failed before that) lets it exit unused."""
+    wires the network and writes the bundle. ``go`` lets it start the container and waits for
+    the outcome of the first start; ``discard`` (the start failed before that) lets it exit
+    unused."""
 
     def __init__(self, paths: ContainerPaths) -> None:
         ready_r, ready_w = os.pipe()
