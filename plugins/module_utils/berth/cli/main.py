@@ -175,7 +175,9 @@ def console() -> None:
     """The ``berth`` command: ``main``, then the exit without the interpreter's teardown. Freeing
     every module and the SQLite connection's checkpoint-on-close cost 10-20 ms per command; the
     work is done and written once ``main`` returns (the database's WAL is committed data that the
-    next connection reads)."""
+    next connection reads; with ``synchronous=NORMAL`` it reaches the disk at the next
+    checkpoint, so a power cut can lose the last commands' records, as it could between
+    checkpoints in the daemon before)."""
     code = main()
     try:
         sys.stdout.flush()
