@@ -138,4 +138,3 @@ def test_berth_host_run_and_wait_through_the_daemon(berthd):
     while run_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not run_dir.exists()
-

@@ -44,7 +44,7 @@ def test_fields_in_order_with_inherited_ones_first_and_no_class_vars() -> None:
 def test_init_positional_keyword_and_defaults_like_a_dataclass() -> None:
     assert Point(1, 2) == Point(x=1, y=2) == Point(1, y=2)
     assert Point(1).y == 0 and Labelled(1, label="a").label == "a"
-    for call, message in ((lambda: Point(), "missing required argument: 'x'"),
+    for call, message in ((Point, "missing required argument: 'x'"),
                           (lambda: Point(1, x=2), "multiple values for argument 'x'"),
                           (lambda: Point(1, z=3), "unexpected keyword argument 'z'"),
                           (lambda: Point(1, 2, "", 4), "takes 3 positional arguments")):
@@ -84,7 +84,7 @@ def test_frozen_refuses_assignment_and_mutable_values_are_unhashable() -> None:
 def test_replace_copies_with_changes_and_checks_names() -> None:
     point = Labelled(1, 2, label="a")
     moved = point.replace(y=5)
-    assert moved == Labelled(1, 5, label="a") and point.y == 2 and type(moved) is Labelled
+    assert moved == Labelled(1, 5, label="a") and point.y == 2 and moved.__class__ is Labelled
     with pytest.raises(TypeError):
         point.replace(z=1)
 

@@ -10,7 +10,7 @@ import os
 import platform
 import threading
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from .. import __version__
 from ..errors import InvalidArgument
